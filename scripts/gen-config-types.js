@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// Generates TypeScript interfaces for the *validated* form of every message in api/**.proto
+// (see source/common/protobuf/message-validator.ts for that form) into
+// source/common/protobuf/generated/, one module per proto package. Run by `npm run build`.
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import protobuf from 'protobufjs'
+
+const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const apiRoot = path.join(top, 'api')
+const outRoot = path.join(top, 'source/common/protobuf/generated')
+
+function listProtos(dir) {
+  const out = []
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) out.push(...listProtos(p))
+    else if (e.name.endsWith('.proto')) out.push(p)
+  }
+  return out.sort()
+}
+
+const root = new protobuf.Root()
+const defaultResolve = root.resolvePath.bind(root)
+root.resolvePath = (origin, target) => {
+  if (path.isAbsolute(target)) return target
+  const local = path.join(apiRoot, target)
+  return fs.existsSync(local) ? local : defaultResolve(origin, target)
+}
+root.loadSync(listProtos(apiRoot), { keepCase: true })
+root.resolveAll()
+
+const WELL_KNOWN = {
+  'google.protobuf.Duration': 'string',
+  'google.protobuf.Timestamp': 'string',
+  'google.protobuf.FieldMask': 'string',
+  'google.protobuf.Struct': 'Record<string, unknown>',
+  'google.protobuf.Value': 'unknown',
+  'google.protobuf.ListValue': 'unknown[]',
+  'google.protobuf.Empty': 'Record<string, never>',
+  'google.protobuf.Any': "{ '@type': string; [field: string]: unknown }",
+  'google.protobuf.DoubleValue': 'number',
+  'google.protobuf.FloatValue': 'number',
+  'google.protobuf.Int64Value': 'number',
+  'google.protobuf.UInt64Value': 'number',
+  'google.protobuf.Int32Value': 'number',
+  'google.protobuf.UInt32Value': 'number',
+  'google.protobuf.BoolValue': 'boolean',
+  'google.protobuf.StringValue': 'string',
+  'google.protobuf.BytesValue': 'string',
+}
+
+/** package → { decls: string[], imports: Set<package> } */
+const modules = new Map()
+
+function packageOf(reflection) {
+  // Walk up to the first Namespace that is not a Type/Enum: that is the package.
+  let ns = reflection.parent
+  while (ns instanceof protobuf.Type) ns = ns.parent
+  return ns.fullName.replace(/^\./, '')
+}
+
+function localName(reflection) {
+  const pkg = packageOf(reflection)
+  return reflection.fullName.replace(/^\./, '').slice(pkg.length + 1).replace(/\./g, '_')
+}
+
+function moduleFor(pkg) {
+  let m = modules.get(pkg)
+  if (!m) {
+    m = { decls: [], imports: new Set() }
+    modules.set(pkg, m)
+  }
+  return m
+}
+
+function alias(pkg) {
+  return pkg.replace(/\./g, '_')
+}
+
+function tsTypeOf(field, fromPkg) {
+  const rt = field.resolvedType
+  let t
+  if (rt) {
+    const full = rt.fullName.replace(/^\./, '')
+    if (WELL_KNOWN[full]) t = WELL_KNOWN[full]
+    else {
+      const pkg = packageOf(rt)
+      const name = localName(rt)
+      if (pkg === fromPkg) t = name
+      else {
+        moduleFor(fromPkg).imports.add(pkg)
+        t = `${alias(pkg)}.${name}`
+      }
+    }
+  } else {
+    switch (field.type) {
+      case 'string': case 'bytes': t = 'string'; break
+      case 'bool': t = 'boolean'; break
+      default: t = 'number'
+    }
+  }
+  if (field.map) return `Record<string, ${t}>`
+  if (field.repeated) return t.includes(' ') || t.includes('{') ? `Array<${t}>` : `${t}[]`
+  return t
+}
+
+function alwaysPresent(field) {
+  if (field.map || field.repeated) return true
+  if (field.partOf) return false
+  const rt = field.resolvedType
+  return !(rt instanceof protobuf.Type)
+}
+
+function visit(ns) {
+  for (const nested of ns.nestedArray) {
+    if (nested instanceof protobuf.Type) {
+      const full = nested.fullName.replace(/^\./, '')
+      if (!WELL_KNOWN[full] && !full.startsWith('google.protobuf.')) {
+        const pkg = packageOf(nested)
+        const lines = [`/** ${full} */`, `export interface ${localName(nested)} {`]
+        for (const f of nested.fieldsArray) {
+          lines.push(`  ${f.name}${alwaysPresent(f) ? '' : '?'}: ${tsTypeOf(f, pkg)}`)
+        }
+        lines.push('}')
+        moduleFor(pkg).decls.push(lines.join('\n'))
+      }
+      visit(nested)
+    } else if (nested instanceof protobuf.Enum) {
+      const full = nested.fullName.replace(/^\./, '')
+      if (full.startsWith('google.protobuf.')) continue
+      const pkg = packageOf(nested)
+      const names = Object.keys(nested.values).map((n) => `'${n}'`).join(' | ')
+      moduleFor(pkg).decls.push(`/** ${full} */\nexport type ${localName(nested)} = ${names}`)
+    } else if (nested instanceof protobuf.Namespace) {
+      visit(nested)
+    }
+  }
+}
+
+visit(root)
+fs.rmSync(outRoot, { recursive: true, force: true })
+for (const [pkg, m] of modules) {
+  const file = path.join(outRoot, ...pkg.split('.')) + '.ts'
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  const header = ['// Generated by scripts/gen-config-types.js from api/. Do not edit.']
+  for (const imp of [...m.imports].sort()) {
+    let rel = path.relative(path.dirname(file), path.join(outRoot, ...imp.split('.'))) + '.js'
+    if (!rel.startsWith('.')) rel = `./${rel}`
+    header.push(`import type * as ${alias(imp)} from '${rel}'`)
+  }
+  fs.writeFileSync(file, `${header.join('\n')}\n\n${m.decls.join('\n\n')}\n`)
+}
+console.log(`gen-config-types: ${modules.size} packages`)
