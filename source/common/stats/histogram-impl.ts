@@ -22,6 +22,9 @@ export interface HistogramSample {
   unit: HistogramUnit
   pairs: number[]
   sum: number
+  /** Exact extremes (the buckets keep three significant digits). */
+  min: number
+  max: number
 }
 
 function newHdr(bits: 32 | 64): hdr.JsHistogram {
@@ -41,6 +44,8 @@ export class ThreadHistogram implements Histogram {
   readonly unit: HistogramUnit
   private readonly hdr = newHdr(32)
   private sum = 0
+  private min = Infinity
+  private max = -Infinity
   private everUsed = false
 
   constructor(name: string, unit: HistogramUnit) {
@@ -52,6 +57,8 @@ export class ThreadHistogram implements Histogram {
     const scaled = Math.round(value * SCALE)
     this.hdr.recordValue(scaled < 0 ? 0 : scaled)
     this.sum += value
+    if (value < this.min) this.min = value
+    if (value > this.max) this.max = value
     this.everUsed = true
   }
 
@@ -68,9 +75,11 @@ export class ThreadHistogram implements Histogram {
       const c = h.getCountAtIndex(i)
       if (c > 0) pairs.push(h.valueFromIndex(i), c)
     }
-    const sample = { name: this.name, unit: this.unit, pairs, sum: this.sum }
+    const sample = { name: this.name, unit: this.unit, pairs, sum: this.sum, min: this.min, max: this.max }
     h.reset()
     this.sum = 0
+    this.min = Infinity
+    this.max = -Infinity
     return sample
   }
 }
@@ -81,11 +90,14 @@ export class MergedHistogram {
   readonly unit: HistogramUnit
   private readonly cumulative = newHdr(64)
   private cumulativeSum = 0
+  private cumulativeRange = { min: Infinity, max: -Infinity }
   /** Samples since the last flush; becomes `interval` at the next flush. */
   private pending = newHdr(64)
   private pendingSum = 0
+  private pendingRange = { min: Infinity, max: -Infinity }
   private interval = newHdr(64)
   private intervalSum = 0
+  private intervalRange = { min: Infinity, max: -Infinity }
 
   constructor(name: string, unit: HistogramUnit) {
     this.name = name
@@ -99,6 +111,10 @@ export class MergedHistogram {
     }
     this.cumulativeSum += sample.sum
     this.pendingSum += sample.sum
+    for (const r of [this.cumulativeRange, this.pendingRange]) {
+      r.min = Math.min(r.min, sample.min)
+      r.max = Math.max(r.max, sample.max)
+    }
   }
 
   /** Closes the current interval (at every stats flush). */
@@ -109,13 +125,8 @@ export class MergedHistogram {
     this.interval = done
     this.intervalSum = this.pendingSum
     this.pendingSum = 0
-  }
-
-  reset(): void {
-    this.cumulative.reset()
-    this.pending.reset()
-    this.interval.reset()
-    this.cumulativeSum = this.pendingSum = this.intervalSum = 0
+    this.intervalRange = this.pendingRange
+    this.pendingRange = { min: Infinity, max: -Infinity }
   }
 
   cumulativeCount(): number {
@@ -138,9 +149,10 @@ export class MergedHistogram {
   quantile(q: number, which: 'cumulative' | 'interval'): number {
     const h = which === 'cumulative' ? this.cumulative : this.interval
     if (h.totalCount === 0) return Number.NaN
-    if (q >= 1) return h.maxValue / SCALE
-    if (q <= 0) return h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : Math.min(h.minNonZeroValue, h.getValueAtPercentile(0)) / SCALE
-    return h.getValueAtPercentile(q * 100) / SCALE
+    const range = which === 'cumulative' ? this.cumulativeRange : this.intervalRange
+    if (q >= 1) return range.max
+    if (q <= 0) return range.min
+    return Math.min(range.max, Math.max(range.min, h.getValueAtPercentile(q * 100) / SCALE))
   }
 
   /** Count of cumulative samples at or below each bound (Prometheus `le` buckets). */

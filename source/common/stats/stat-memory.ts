@@ -56,7 +56,8 @@ function layoutFor(capacity: number): Layout {
   const nameLengthOffset = nameOffsetOffset + capacity * 4
   const kindOffset = nameLengthOffset + capacity * 4
   const usedOffset = kindOffset + capacity
-  const heapOffset = usedOffset + capacity
+  // One used flag per slot plus the spare slot.
+  const heapOffset = usedOffset + capacity + 1
   const heapBytes = capacity * AVERAGE_NAME_BYTES
   return {
     buckets, headerOffset, bucketsOffset, nameOffsetOffset, nameLengthOffset, kindOffset,

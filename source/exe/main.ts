@@ -1,0 +1,91 @@
+/**
+ * The `envoy-ts` command: parses the command line, runs the server, maps signals, and turns
+ * every start-up failure into a clear message and exit code 1.
+ */
+import { LogContext } from '../common/logger/logger.js'
+import { VERSION } from '../common/version.js'
+import { ExitCode, InstanceImpl } from '../server/instance-impl.js'
+import { parseCommandLine, usage } from '../server/options-impl.js'
+
+function errorLines(err: unknown): string[] {
+  const e = err as { errors?: unknown; message?: unknown }
+  if (Array.isArray(e.errors)) return e.errors.map(String)
+  return [typeof e.message === 'string' ? e.message : String(err)]
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseCommandLine>
+  try {
+    parsed = parseCommandLine(argv)
+  } catch (err) {
+    process.stderr.write(`envoy-ts: ${(err as Error).message}\n\n${usage()}`)
+    return ExitCode.FAILURE
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(usage())
+    return ExitCode.OK
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`envoy-ts version: ${VERSION}\n`)
+    return ExitCode.OK
+  }
+  const options = parsed.options
+  const logs = new LogContext({
+    level: options.logLevel,
+    componentLevels: { ...options.componentLogLevels },
+    format: options.logFormat,
+    ...(options.logPath !== undefined ? { path: options.logPath } : {}),
+  })
+  const log = logs.child('main')
+  const server = new InstanceImpl(options, logs)
+
+  let signals = 0
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++
+    if (signals === 1) {
+      log.info({ signal }, 'caught signal: shutting down gracefully (send again to exit now)')
+      server.shutdown(signal)
+    } else {
+      log.warn({ signal }, 'caught second signal: exiting now')
+      logs.flush()
+      process.exit(ExitCode.FAILURE)
+    }
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGUSR1', () => {
+    log.info('caught SIGUSR1: reopening log files')
+    server.reopenLogs()
+  })
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception on main thread')
+    logs.flush()
+    process.exit(ExitCode.FAILURE)
+  })
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection on main thread')
+    logs.flush()
+    process.exit(ExitCode.FAILURE)
+  })
+
+  try {
+    const code = await server.run()
+    if (options.mode === 'validate') process.stdout.write('OK\n')
+    return code
+  } catch (err) {
+    const lines = errorLines(err)
+    const source = options.configPath ?? '--config-yaml'
+    if (options.mode !== 'validate') log.fatal({ errors: lines, code: (err as { code?: string }).code }, 'error initializing configuration')
+    process.stderr.write(`error initializing configuration '${source}':\n${lines.map((l) => `  ${l}`).join('\n')}\n`)
+    logs.flush()
+    return ExitCode.FAILURE
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  // Exit explicitly: worker threads and sockets must not keep a finished server alive.
+  process.exit(code)
+}, (err: unknown) => {
+  process.stderr.write(`envoy-ts: fatal: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(ExitCode.FAILURE)
+})

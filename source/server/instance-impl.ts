@@ -1,0 +1,425 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import v8 from 'node:v8'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import type protobuf from 'protobufjs'
+import { AccessLogManagerImpl } from '../common/access-log/access-log-manager-impl.js'
+import { createAccessLogs } from '../common/access-log/access-log-impl.js'
+import { loadBootstrap } from '../common/config/bootstrap-loader.js'
+import { extensionModulesFromEnv, loadExtensionModules, RegistryImpl } from '../common/config/registry-impl.js'
+import type { LogContext } from '../common/logger/logger.js'
+import { compileStringMatcher } from '../common/matcher/string-matcher.js'
+import { CpuProfiler } from '../common/profiler/cpu-profiler.js'
+import { durationToMs } from '../common/protobuf/duration.js'
+import type { Bootstrap } from '../common/protobuf/generated/envoy/config/bootstrap/v3.js'
+import { MessageValidator } from '../common/protobuf/message-validator.js'
+import { loadSchema } from '../common/protobuf/schema.js'
+import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
+import { startMemoryStats } from '../common/stats/memory-stats.js'
+import { MAIN_SHARD, StatMemory } from '../common/stats/stat-memory.js'
+import { StatsRoot } from '../common/stats/stats-root.js'
+import { statsMatcherFilter } from '../common/stats/stats-matcher.js'
+import { TagExtractor } from '../common/stats/tag-extractor.js'
+import { ThreadLocalStoreImpl } from '../common/stats/thread-local-store.js'
+import { versionNumber, versionString } from '../common/version.js'
+import type { Options } from '../envoy/server/options.js'
+import {
+  type ConfigDumpSection, type Instance, type ListenerStatus, ServerState, type ServerStateName,
+} from '../envoy/server/instance.js'
+import type { HistogramCollection, WorkerStartData } from '../envoy/server/worker.js'
+import type { Gauge } from '../envoy/stats/stats.js'
+import { setupAllExtensions } from '../extensions/all-extensions.js'
+import { AdminImpl } from './admin/admin-impl.js'
+import { allAdminEndpoints } from './admin/handlers/all-endpoints.js'
+import { buildConfigDump } from './config-dump.js'
+import { startGuardDog, touchIntervalMs } from './guarddog-impl.js'
+import { MAIN_THREAD_SLOT, WatchdogMemory } from './watchdog-memory.js'
+import { WorkerManager } from './worker-manager.js'
+
+/** Shared stat slots. Envoy has no fixed limit; 64Ki names is far above a static config's needs. */
+const STAT_CAPACITY = 65536
+
+/** Exit codes of `run()`. */
+export const ExitCode = { OK: 0, FAILURE: 1 } as const
+
+interface StageTimer {
+  name: string
+  start: number
+}
+
+/**
+ * The server on main (Envoy's Server::InstanceImpl): runs the start-up stages, owns the admin
+ * endpoint, the stats root, the guard dog and the workers, and shuts it all down.
+ */
+export class InstanceImpl implements Instance {
+  readonly options: Options
+  readonly startTimeMs = Date.now()
+  bootstrap!: Bootstrap
+  stats!: StatsRoot
+  tagExtractor!: TagExtractor
+  private readonly logs: LogContext
+  private readonly log: Logger
+  private schema!: protobuf.Root
+  private registry!: RegistryImpl
+  private runtime!: RuntimeLoader
+  private memory!: StatMemory
+  private store!: ThreadLocalStoreImpl
+  private watchdog!: WatchdogMemory
+  private workers: WorkerManager | undefined
+  private admin: AdminImpl | undefined
+  private accessLogs: AccessLogManagerImpl | undefined
+  private readonly profiler = new CpuProfiler()
+  private stateName: ServerStateName = 'PRE_INITIALIZING'
+  private healthFailed = false
+  private loadedAt = new Date()
+  private configDumpCache: ConfigDumpSection[] | undefined
+  private readonly timers: NodeJS.Timeout[] = []
+  private shutdownRequested: ((reason: string) => void) | undefined
+  private readonly shutdownSignal: Promise<string>
+  private stateGauge: Gauge | undefined
+  private liveGauge: Gauge | undefined
+
+  constructor(options: Options, logs: LogContext) {
+    this.options = options
+    this.logs = logs
+    this.log = logs.child('main')
+    this.shutdownSignal = new Promise((resolve) => { this.shutdownRequested = resolve })
+  }
+
+  /** Runs the server to completion; resolves with the process exit code. */
+  async run(): Promise<number> {
+    const started = performance.now()
+    this.log.info({ version: versionString(), pid: process.pid, options: this.options.raw }, 'envoy-ts starting')
+    let stage = this.stage('init')
+    await this.init()
+    this.endStage(stage)
+    if (this.options.mode === 'validate') {
+      this.buildAdminAccessLogs()
+      return ExitCode.OK
+    }
+    stage = this.stage('pre-start')
+    await this.startAdmin()
+    this.startWatchdogs()
+    this.endStage(stage)
+    stage = this.stage('start')
+    await this.startWorkers()
+    this.endStage(stage)
+    stage = this.stage('after-start')
+    this.afterStart()
+    this.endStage(stage)
+    const initMs = Math.round(performance.now() - started)
+    this.store.histogram('server.initialization_time_ms', 'Milliseconds').recordValue(initMs)
+    this.setState('LIVE')
+    this.log.info({ initialization_time_ms: initMs, concurrency: this.options.concurrency }, `envoy-ts initialized: LIVE in ${initMs} ms`)
+    if (this.options.mode === 'init_only') {
+      await this.stop('init_only')
+      return ExitCode.OK
+    }
+    const reason = await this.shutdownSignal
+    await this.stop(reason)
+    return ExitCode.OK
+  }
+
+  /** Asks for a graceful shutdown (first SIGTERM/SIGINT, `/quitquitquit`). */
+  shutdown(reason: string): void {
+    this.shutdownRequested?.(reason)
+  }
+
+  private stage(name: string): StageTimer {
+    this.log.debug({ stage: name }, 'stage starting')
+    return { name, start: performance.now() }
+  }
+
+  private endStage(s: StageTimer): void {
+    this.log.info({ stage: s.name, duration_ms: Number((performance.now() - s.start).toFixed(1)) }, `stage ${s.name} done`)
+  }
+
+  private async init(): Promise<void> {
+    this.setState('INITIALIZING')
+    this.schema = loadSchema()
+    const validator = new MessageValidator(this.schema)
+    const loaded = loadBootstrap(this.options, validator)
+    this.bootstrap = loaded.bootstrap
+    this.loadedAt = new Date()
+    for (const p of loaded.unknownFields) this.log.warn({ field: p }, 'ignoring unknown bootstrap field (--allow-unknown-static-fields)')
+    for (const p of loaded.deprecated) this.log.warn({ field: p }, 'bootstrap uses a deprecated field')
+
+    const shards = 2 + this.options.concurrency
+    this.memory = StatMemory.create(STAT_CAPACITY, shards)
+    this.store = new ThreadLocalStoreImpl(this.memory, MAIN_SHARD, statsMatcherFilter(this.bootstrap.stats_config))
+    this.tagExtractor = new TagExtractor(this.bootstrap.stats_config)
+    this.stats = new StatsRoot(this.memory, this.store, () => this.collectHistograms())
+    this.store.counter('server.static_unknown_fields').add(loaded.unknownFields.length)
+    this.store.counter('runtime.deprecated_feature_use').add(loaded.deprecated.length)
+    this.stateGauge = this.store.gauge('server.state', 'NeverImport')
+    this.liveGauge = this.store.gauge('server.live', 'NeverImport')
+    this.setState('INITIALIZING')
+
+    this.registry = new RegistryImpl()
+    setupAllExtensions(this.registry)
+    await loadExtensionModules(extensionModulesFromEnv(process.env.ENVOY_TS_EXTENSION_MODULES, process.cwd()), this.registry)
+    this.runtime = new RuntimeLoader(this.bootstrap.layered_runtime)
+    this.log.info({ extensions: this.registry.describe() }, 'registered extensions')
+  }
+
+  private buildAdminAccessLogs(): ReturnType<typeof createAccessLogs> {
+    const admin = this.bootstrap.admin
+    if (admin === undefined) return []
+    this.accessLogs ??= new AccessLogManagerImpl(this.options.fileFlushIntervalMsec, this.logs.child('file'))
+    const ctx = { accessLogManager: this.accessLogs, log: this.logs.child('admin') }
+    const configs = [...admin.access_log]
+    if (admin.access_log_path !== '') {
+      configs.push({
+        name: 'envoy.access_loggers.file',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: admin.access_log_path },
+      } as unknown as (typeof configs)[number])
+    }
+    return createAccessLogs(configs, 'admin.access_log', this.registry, ctx)
+  }
+
+  private async startAdmin(): Promise<void> {
+    const admin = this.bootstrap.admin
+    const address = admin?.address
+    if (admin === undefined || address === undefined) {
+      this.log.info('no admin address configured: admin endpoint disabled')
+      return
+    }
+    this.admin = new AdminImpl(this, {
+      endpoints: allAdminEndpoints(),
+      allowPaths: admin.allow_paths.map(compileStringMatcher),
+      accessLogs: this.buildAdminAccessLogs(),
+      log: this.logs.child('admin'),
+    })
+    const target = address.pipe !== undefined
+      ? { path: address.pipe.path }
+      : { host: address.socket_address?.address ?? '127.0.0.1', port: address.socket_address?.port_value ?? 0 }
+    let bound: AddressInfo | string
+    try {
+      bound = await this.admin.listen(target)
+    } catch (err) {
+      const where = 'path' in target ? target.path : `${target.host}:${target.port}`
+      throw Object.assign(new Error(`cannot bind the admin endpoint to ${where}: ${(err as Error).message}`), { code: 'ETS_ERR_ADMIN_BIND' })
+    }
+    const text = typeof bound === 'string' ? bound : bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`
+    this.log.info({ address: text }, 'admin address')
+    if (this.options.adminAddressPath !== undefined) {
+      fs.mkdirSync(path.dirname(path.resolve(this.options.adminAddressPath)), { recursive: true })
+      fs.writeFileSync(this.options.adminAddressPath, text)
+    }
+  }
+
+  private startWatchdogs(): void {
+    this.watchdog = WatchdogMemory.create(this.options.concurrency)
+    this.watchdog.started(MAIN_THREAD_SLOT)
+    const interval = touchIntervalMs(this.bootstrap)
+    const touch = setInterval(() => this.watchdog.touch(MAIN_THREAD_SLOT), interval)
+    touch.unref()
+    this.timers.push(touch)
+    startGuardDog(this.bootstrap, this.watchdog, this.memory.handles, this.logSettings(), this.logs.child('watchdog'))
+  }
+
+  private logSettings(): WorkerStartData['log'] {
+    return {
+      level: this.options.logLevel,
+      componentLevels: { ...this.options.componentLogLevels },
+      format: this.options.logFormat,
+      ...(this.options.logPath !== undefined ? { path: this.options.logPath } : {}),
+    }
+  }
+
+  private workerStartData(index: number): WorkerStartData {
+    // Workers follow run-time level changes, so a restarted worker starts at the current levels.
+    const levels = this.logs.levels()
+    return {
+      index,
+      concurrency: this.options.concurrency,
+      statMemory: this.memory.handles,
+      watchdog: { buffer: this.watchdog.buffer, slots: this.watchdog.slots, touchIntervalMs: touchIntervalMs(this.bootstrap) },
+      bootstrap: this.bootstrap,
+      log: { ...this.logSettings(), componentLevels: levels },
+      extensionModules: extensionModulesFromEnv(process.env.ENVOY_TS_EXTENSION_MODULES, process.cwd()),
+    }
+  }
+
+  private async startWorkers(): Promise<void> {
+    this.workers = new WorkerManager(
+      this.options.concurrency,
+      (i) => this.workerStartData(i),
+      this.watchdog,
+      this.memory,
+      this.store,
+      this.logs.child('main'),
+    )
+    await this.workers.startAll()
+    this.log.info({ workers: this.options.concurrency }, 'all workers started')
+  }
+
+  private afterStart(): void {
+    this.store.gauge('server.concurrency', 'NeverImport').set(this.options.concurrency)
+    this.store.gauge('server.version', 'NeverImport').set(versionNumber())
+    this.store.gauge('server.hot_restart_epoch', 'NeverImport').set(0)
+    startMemoryStats(this.store)
+    const uptime = this.store.gauge('server.uptime', 'NeverImport')
+    const physical = this.store.gauge('server.memory_physical_size', 'NeverImport')
+    const tick = (): void => {
+      uptime.set(Math.floor((Date.now() - this.startTimeMs) / 1000))
+      physical.set(process.memoryUsage.rss())
+    }
+    tick()
+    const t = setInterval(tick, 1000)
+    t.unref()
+    this.timers.push(t)
+    const flushMs = durationToMs(this.bootstrap.stats_flush_interval, 5000)
+    const flush = setInterval(() => {
+      this.stats.flush().catch((err: unknown) => this.log.warn({ err }, 'stats flush failed'))
+    }, flushMs)
+    flush.unref()
+    this.timers.push(flush)
+  }
+
+  private async collectHistograms(): Promise<HistogramCollection[]> {
+    return this.workers === undefined ? [] : this.workers.broadcast('stats.collect', {}, 2000)
+  }
+
+  private setState(s: ServerStateName): void {
+    this.stateName = s
+    this.stateGauge?.set(ServerState[this.state()])
+    this.liveGauge?.set(this.state() === 'LIVE' ? 1 : 0)
+  }
+
+  /** Stops everything in order: workers, admin, timers, files. */
+  private async stop(reason: string): Promise<void> {
+    this.log.info({ reason }, 'shutting down')
+    this.setState('DRAINING')
+    const hardLimit = setTimeout(() => {
+      this.log.fatal({ parent_shutdown_time_s: this.options.parentShutdownTimeS }, 'shutdown took too long; exiting now')
+      this.logs.flush()
+      process.exit(ExitCode.FAILURE)
+    }, this.options.parentShutdownTimeS * 1000)
+    hardLimit.unref()
+    await this.workers?.stopAll()
+    await this.admin?.close()
+    for (const t of this.timers) clearInterval(t)
+    this.accessLogs?.flush()
+    this.watchdog?.stopped(MAIN_THREAD_SLOT)
+    this.log.info('envoy-ts stopped')
+    this.logs.flush()
+  }
+
+  /** SIGUSR1: reopen log and access log files on every thread. */
+  reopenLogs(): void {
+    this.logs.reopen()
+    this.accessLogs?.reopen()
+    void this.workers?.broadcast('logging.reopen', {})
+  }
+
+  // Instance
+
+  state(): ServerStateName {
+    if (this.stateName === 'LIVE' && this.healthFailed) return 'DRAINING'
+    return this.stateName
+  }
+
+  healthCheckFailed(): boolean {
+    return this.healthFailed
+  }
+
+  setHealthCheckFailed(failed: boolean): void {
+    this.healthFailed = failed
+    this.setState(this.stateName)
+  }
+
+  async drainListeners(): Promise<void> {
+    // Listeners arrive with the listener manager; until then there is nothing to drain.
+  }
+
+  logLevels(): Record<string, string> {
+    return this.logs.levels()
+  }
+
+  async setLogLevel(component: string | undefined, level: string): Promise<void> {
+    this.logs.setLevel(component, level)
+    await this.workers?.broadcast('logging.set', component === undefined ? { level } : { component, level })
+  }
+
+  cpuProfilerRunning(): boolean {
+    return this.profiler.running()
+  }
+
+  async startCpuProfiler(): Promise<void> {
+    await this.profiler.start()
+    await this.workers?.broadcast('profiler.start', {})
+  }
+
+  async stopCpuProfiler(): Promise<string[]> {
+    const base = this.bootstrap.admin?.profile_path !== undefined && this.bootstrap.admin.profile_path !== ''
+      ? this.bootstrap.admin.profile_path
+      : '/var/log/envoy/envoy.prof'
+    const isDir = base.endsWith('/') || (fs.existsSync(base) && fs.statSync(base).isDirectory())
+    const fileFor = (thread: string): string => (isDir ? path.join(base, `${thread}.cpuprofile`) : `${base}.${thread}.cpuprofile`)
+    fs.mkdirSync(isDir ? base : path.dirname(base), { recursive: true })
+    const written: string[] = []
+    const mainProfile = await this.profiler.stop()
+    fs.writeFileSync(fileFor('main'), mainProfile)
+    written.push(fileFor('main'))
+    for (const w of this.workers?.workers ?? []) {
+      if (!w.running()) continue
+      const p = await w.call('profiler.stop', {}, 30_000)
+      fs.writeFileSync(fileFor(`worker_${w.index}`), p)
+      written.push(fileFor(`worker_${w.index}`))
+    }
+    return written
+  }
+
+  async heapSnapshot(workerIndex: number | undefined): Promise<NodeJS.ReadableStream> {
+    if (workerIndex === undefined) return v8.getHeapSnapshot()
+    const w = this.workers?.workers[workerIndex]
+    if (w === undefined) throw new Error(`no worker ${workerIndex}`)
+    return w.heapSnapshot()
+  }
+
+  configDump(): ConfigDumpSection[] {
+    this.configDumpCache ??= buildConfigDump(this.schema, this.bootstrap, this.loadedAt)
+    return this.configDumpCache
+  }
+
+  listenerStatuses(): ListenerStatus[] {
+    return (this.bootstrap.static_resources?.listeners ?? []).map((l) => {
+      const a = l.address
+      if (a?.pipe !== undefined) return { name: l.name, localAddress: { pipe: a.pipe.path } }
+      if (a?.socket_address !== undefined) {
+        return { name: l.name, localAddress: { address: a.socket_address.address, port: a.socket_address.port_value ?? 0 } }
+      }
+      return { name: l.name, localAddress: { internal: l.name } }
+    })
+  }
+
+  clustersText(): string {
+    return (this.bootstrap.static_resources?.clusters ?? [])
+      .map((c) => `${c.name}::observability_name::${c.alt_stat_name !== '' ? c.alt_stat_name : c.name}\n${c.name}::added_via_api::false\n`)
+      .join('')
+  }
+
+  clustersJson(): Record<string, unknown> {
+    return {
+      cluster_statuses: (this.bootstrap.static_resources?.clusters ?? []).map((c) => ({
+        name: c.name,
+        observability_name: c.alt_stat_name !== '' ? c.alt_stat_name : c.name,
+        added_via_api: false,
+        host_statuses: [],
+      })),
+    }
+  }
+
+  runtimeDump(): Record<string, unknown> {
+    return this.runtime.adminDump()
+  }
+
+  runtimeModify(values: Record<string, string>): string | undefined {
+    if (!this.runtime.hasAdminLayer()) return 'No admin layer specified'
+    this.runtime.modify(values)
+    return undefined
+  }
+}

@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The package root (this file is at dist/test/integration/helpers/). */
+export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
+export const BIN = path.join(ROOT, 'bin/envoy-ts.js')
+
+export interface LogLine {
+  level?: string
+  msg?: string
+  component?: string
+  [key: string]: unknown
+}
+
+export interface EnvoyOptions {
+  /** Bootstrap YAML text (written to a temp file) or an existing file path. */
+  config?: string
+  configPath?: string
+  args?: string[]
+  env?: Record<string, string>
+  /** Resolve `start` at LIVE (default) or right after spawning. */
+  waitFor?: 'live' | 'spawn'
+}
+
+export function tempDir(prefix = 'envoy-ts-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+}
+
+export function writeTemp(name: string, text: string, dir = tempDir()): string {
+  const p = path.join(dir, name)
+  fs.writeFileSync(p, text)
+  return p
+}
+
+/**
+ * A running envoy-ts process. Its stderr JSON log lines are parsed as they arrive so a test can
+ * await a specific line instead of sleeping.
+ */
+export class EnvoyProcess {
+  readonly child: ChildProcess
+  readonly logs: LogLine[] = []
+  stdout = ''
+  stderr = ''
+  adminAddress = ''
+  private readonly waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = []
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let buf = ''
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d })
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d
+      buf += d
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        this.onLine(line)
+      }
+    })
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })))
+  }
+
+  private onLine(line: string): void {
+    let parsed: LogLine
+    try {
+      parsed = JSON.parse(line) as LogLine
+    } catch {
+      return
+    }
+    this.logs.push(parsed)
+    if (parsed.msg === 'admin address' && typeof parsed.address === 'string') this.adminAddress = parsed.address
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!
+      if (w.pred(parsed)) {
+        this.waiters.splice(i, 1)
+        w.resolve(parsed)
+      }
+    }
+  }
+
+  /** Resolves with the first log line (past or future) matching `pred`; rejects if the process exits first. */
+  waitForLog(pred: (l: LogLine) => boolean): Promise<LogLine> {
+    const seen = this.logs.find(pred)
+    if (seen !== undefined) return Promise.resolve(seen)
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ pred, resolve })
+      void this.exited.then(({ code, signal }) => reject(new Error(`envoy-ts exited (code ${code}, signal ${signal}) before the expected log line\nstderr:\n${this.stderr.slice(-4000)}`)))
+    })
+  }
+
+  waitForLive(): Promise<LogLine> {
+    return this.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('envoy-ts initialized'))
+  }
+
+  get adminUrl(): string {
+    return `http://${this.adminAddress}`
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
+    return this.exited
+  }
+}
+
+/** Starts envoy-ts with a config and waits until it is LIVE. */
+export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyProcess> {
+  const args: string[] = []
+  if (opts.config !== undefined) args.push('-c', writeTemp('bootstrap.yaml', opts.config))
+  if (opts.configPath !== undefined) args.push('-c', opts.configPath)
+  if (!(opts.args ?? []).includes('--concurrency')) args.push('--concurrency', '1')
+  args.push(...(opts.args ?? []))
+  const p = new EnvoyProcess(args, opts.env)
+  if (opts.waitFor !== 'spawn') await p.waitForLive()
+  return p
+}
+
+/** Runs envoy-ts to completion (validate mode, bad options) and returns its output. */
+export async function runEnvoy(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = new EnvoyProcess(args, env)
+  const { code } = await p.exited
+  return { code, stdout: p.stdout, stderr: p.stderr }
+}
+
+/** A minimal bootstrap with admin on an ephemeral loopback port. */
+export const ADMIN_ONLY = `
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+`
