@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import yaml from 'js-yaml'
+import * as yaml from 'js-yaml'
 import type { Options } from '../../envoy/server/options.js'
 import { ErrorCode } from '../errors/codes.js'
 import { ConfigError } from '../errors/envoy-ts-error.js'

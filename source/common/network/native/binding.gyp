@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "envoy_ts_net",
+      "sources": ["listen-socket.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

@@ -1,0 +1,62 @@
+import type { Cluster } from '../../common/protobuf/generated/envoy/config/cluster/v3.js'
+import type { Histogram, Scope, Counter, Gauge } from '../stats/stats.js'
+
+/** One circuit-breaker budget (connections, pending requests, ...), held across all workers. */
+export interface Resource {
+  /** Takes one unit if the limit allows; false means overflow. */
+  tryAcquire(): boolean
+  release(): void
+  count(): number
+  max(): number
+}
+
+/** Circuit breakers of one priority (Envoy's ResourceManager). */
+export interface ResourceManager {
+  readonly connections: Resource
+  readonly pendingRequests: Resource
+  readonly requests: Resource
+  readonly retries: Resource
+  readonly connectionPools: Resource
+}
+
+export type ResourcePriority = 'default' | 'high'
+
+/** `cluster.<name>.*` stats used by the TCP path (HTTP adds its own). */
+export interface ClusterTrafficStats {
+  readonly upstream_cx_total: Counter
+  readonly upstream_cx_active: Gauge
+  readonly upstream_cx_connect_fail: Counter
+  readonly upstream_cx_connect_timeout: Counter
+  readonly upstream_cx_connect_attempts_exceeded: Counter
+  readonly upstream_cx_overflow: Counter
+  readonly upstream_cx_none_healthy: Counter
+  readonly upstream_cx_destroy: Counter
+  readonly upstream_cx_destroy_local: Counter
+  readonly upstream_cx_destroy_remote: Counter
+  readonly upstream_cx_rx_bytes_total: Counter
+  readonly upstream_cx_tx_bytes_total: Counter
+  readonly upstream_cx_rx_bytes_buffered: Gauge
+  readonly upstream_cx_tx_bytes_buffered: Gauge
+  readonly upstream_cx_connect_ms: Histogram
+  readonly upstream_cx_length_ms: Histogram
+  readonly upstream_flow_control_paused_reading_total: Counter
+  readonly upstream_flow_control_resumed_reading_total: Counter
+  readonly upstream_rq_total: Counter
+  readonly upstream_rq_active: Gauge
+  readonly upstream_rq_pending_total: Counter
+  readonly upstream_rq_pending_active: Gauge
+  readonly upstream_rq_pending_overflow: Counter
+}
+
+/** Static facts about a cluster (Envoy's ClusterInfo), the same on every worker. */
+export interface ClusterInfo {
+  readonly name: string
+  /** `alt_stat_name` or the name: the `<name>` in `cluster.<name>.*`. */
+  readonly observabilityName: string
+  readonly config: Cluster
+  readonly connectTimeoutMs: number
+  readonly perConnectionBufferLimitBytes: number
+  readonly scope: Scope
+  readonly stats: ClusterTrafficStats
+  resourceManager(priority: ResourcePriority): ResourceManager
+}
