@@ -54,8 +54,8 @@ async function main(argv: readonly string[]): Promise<number> {
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
   process.on('SIGUSR1', () => {
-    log.info('caught SIGUSR1: reopening log files')
     server.reopenLogs()
+    log.info('caught SIGUSR1: log files reopened')
   })
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception on main thread')

@@ -63,7 +63,8 @@ class AccessLogFileImpl implements AccessLogFile {
     this.chunks.push(entry)
     this.buffered += entry.length
     this.bufferedEntries++
-    if (this.buffered >= FLUSH_THRESHOLD_BYTES) this.flushAsync()
+    // While writes fail, retry on the interval only, not on every entry.
+    if (this.buffered >= FLUSH_THRESHOLD_BYTES && !this.failing) this.flushAsync()
     else this.armTimer()
   }
 
@@ -88,7 +89,10 @@ class AccessLogFileImpl implements AccessLogFile {
     this.writeAll(this.fd!, data, 0, entries)
   }
 
-  /** Writes everything now, blocking (shutdown, tests). */
+  /**
+   * Writes everything now, blocking (shutdown, tests). A background write still in flight
+   * may land after this one; both stay whole lines.
+   */
   flushSync(): void {
     this.clearTimer()
     if (this.buffered === 0 || !this.ensureOpen()) return
@@ -142,12 +146,10 @@ class AccessLogFileImpl implements AccessLogFile {
         this.closeFd()
         this.ensureOpen()
       }
-      if (this.flushAgain || this.buffered >= FLUSH_THRESHOLD_BYTES) {
-        this.flushAgain = false
-        this.flushAsync()
-      } else {
-        this.armTimer()
-      }
+      const again = this.flushAgain || this.buffered >= FLUSH_THRESHOLD_BYTES
+      this.flushAgain = false
+      if (again && !this.failing) this.flushAsync()
+      else this.armTimer()
     })
   }
 
@@ -235,7 +237,7 @@ export class AccessLogManagerImpl implements AccessLogManager {
   private readonly files = new Map<string, AccessLogFileImpl>()
 
   /** `flushIntervalMs` is `--file-flush-interval-msec`; write errors are logged to `log`. */
-  constructor(flushIntervalMs: number = DEFAULT_FLUSH_INTERVAL_MS, log: Logger, options: AccessLogManagerOptions = {}) {
+  constructor(flushIntervalMs: number, log: Logger, options: AccessLogManagerOptions = {}) {
     this.flushIntervalMs = flushIntervalMs
     this.log = log
     this.onFlush = options.onFlush

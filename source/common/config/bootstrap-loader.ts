@@ -23,7 +23,9 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Parses YAML or JSON text; `source` names the file (or `--config-yaml`) in errors. */
 export function parseConfigText(text: string, source: string, asJson: boolean): unknown {
-  if (text.trim() === '') throw new ConfigError(ErrorCode.CONFIG_EMPTY, [`${source}: the config is empty`])
+  if (text.split('\n').every((l) => l.trim() === '' || l.trim().startsWith('#'))) {
+    throw new ConfigError(ErrorCode.CONFIG_EMPTY, [`${source}: the config is empty`])
+  }
   try {
     return asJson ? JSON.parse(text) : yaml.load(text, { filename: source })
   } catch (err) {

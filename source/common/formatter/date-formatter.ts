@@ -146,7 +146,7 @@ function compile(format: string, out: Segment[]): void {
     } else {
       seg = SIMPLE[next]
     }
-    if (seg === undefined) throw new DateFormatError(`unsupported time format specifier '%${format.slice(i + 1, i + 4)}' in "${format}"`)
+    if (seg === undefined) throw new DateFormatError(`unsupported time format specifier '%${next}' in "${format}"`)
     flush()
     out.push(seg)
     i += used

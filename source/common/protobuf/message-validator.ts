@@ -3,6 +3,7 @@ import { formatDuration, parseDuration } from './duration.js'
 import {
   checkDuration, checkNumber, checkString, type FieldRules, numberRulesFor, rulesOf,
 } from './pgv-rules.js'
+import { MESSAGE_CHECKS } from './message-checks.js'
 import { typeNameFromUrl } from './schema.js'
 
 /**
@@ -185,6 +186,8 @@ export class MessageValidator {
       }
     }
     for (const field of type.fieldsArray) this.finishField(field, out, join(path, field.name), ctx)
+    const check = MESSAGE_CHECKS.get(type.fullName)
+    if (check !== undefined) for (const [field, problem] of check(out)) ctx.errors.push(`${join(path, field)}: ${problem}`)
     return out
   }
 
@@ -199,7 +202,8 @@ export class MessageValidator {
         const def = this.defaultOf(field)
         if (def !== undefined) out[field.name] = def
       }
-      if (rules !== undefined && !(field.name in out)) {
+      // Rules on an unset oneof member do not apply (protoc-gen-validate's rule).
+      if (rules !== undefined && !(field.name in out) && !inOneof) {
         if (rules.message?.required === true || rules.duration?.required === true ||
           rules.any?.required === true || rules.timestamp?.required === true) {
           ctx.errors.push(`${path}: value is required`)

@@ -97,6 +97,25 @@ export class EnvoyProcess {
     })
   }
 
+  /**
+   * Waits for LIVE without relying on logs (for quiet log levels): the admin address file,
+   * then `/ready` until it answers 200. Needs `--admin-address-path <file>` in the args.
+   */
+  async waitForReadyEndpoint(addressFile: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      if (this.child.exitCode !== null) throw new Error(`envoy-ts exited early:\n${this.stderr}`)
+      if (fs.existsSync(addressFile)) {
+        this.adminAddress = fs.readFileSync(addressFile, 'utf8')
+        const ok = await fetch(`http://${this.adminAddress}/ready`).then((r) => r.status === 200, () => false)
+        if (ok) return
+      }
+      if (Date.now() > deadline) throw new Error('envoy-ts did not become ready')
+      // A separate process offers no event for "LIVE" at this log level: poll briefly.
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
   waitForLive(): Promise<LogLine> {
     return this.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('envoy-ts initialized'))
   }
