@@ -65,6 +65,7 @@ export class InstanceImpl implements Instance {
   private registry!: RegistryImpl
   private runtime!: RuntimeLoader
   private memory!: StatMemory
+  private hostStatMemory!: StatMemory
   private store!: ThreadLocalStoreImpl
   private watchdog!: WatchdogMemory
   private workers: WorkerManager | undefined
@@ -148,6 +149,7 @@ export class InstanceImpl implements Instance {
 
     const shards = 2 + this.options.concurrency
     this.memory = StatMemory.create(STAT_CAPACITY, shards)
+    this.hostStatMemory = StatMemory.create(STAT_CAPACITY, shards)
     this.store = new ThreadLocalStoreImpl(this.memory, MAIN_SHARD, statsMatcherFilter(this.bootstrap.stats_config))
     this.tagExtractor = new TagExtractor(this.bootstrap.stats_config)
     this.stats = new StatsRoot(this.memory, this.store, () => this.collectHistograms())
@@ -236,6 +238,8 @@ export class InstanceImpl implements Instance {
       index,
       concurrency: this.options.concurrency,
       statMemory: this.memory.handles,
+      hostStatMemory: this.hostStatMemory.handles,
+      clusters: [],
       watchdog: { buffer: this.watchdog.buffer, slots: this.watchdog.slots, touchIntervalMs: touchIntervalMs(this.bootstrap) },
       bootstrap: this.bootstrap,
       log: { ...this.logSettings(), componentLevels: levels },

@@ -3,6 +3,7 @@ import type { HistogramSample } from '../../common/stats/histogram-impl.js'
 import type { StatMemoryHandles } from '../../common/stats/stat-memory.js'
 import type { Bootstrap } from '../../common/protobuf/generated/envoy/config/bootstrap/v3.js'
 import type { HistogramUnit } from '../stats/stats.js'
+import type { ClusterSnapshot } from '../upstream/cluster-snapshot.js'
 
 /**
  * Everything a worker thread needs to build itself, passed as `workerData`. A restarted worker
@@ -12,6 +13,10 @@ export interface WorkerStartData {
   index: number
   concurrency: number
   statMemory: StatMemoryHandles
+  /** Per-host stats (`/clusters`), kept apart so `/stats` does not list them. */
+  hostStatMemory: StatMemoryHandles
+  /** Every cluster as main last published it. */
+  clusters: ClusterSnapshot[]
   watchdog: { buffer: SharedArrayBuffer; slots: number; touchIntervalMs: number }
   bootstrap: Bootstrap
   log: LogSettings
@@ -35,6 +40,9 @@ export type WorkerMethods = {
   'profiler.start': { params: Record<string, never>; result: null }
   /** Stops the CPU profiler; returns the profile as JSON text. */
   'profiler.stop': { params: Record<string, never>; result: string }
+  /** New or changed clusters; a worker keeps the newest version of each. */
+  'cluster.update': { params: { snapshots: ClusterSnapshot[] }; result: null }
+  'cluster.remove': { params: { names: string[] }; result: null }
   /** Stops accepting, closes everything and lets the thread exit. */
   'shutdown': { params: Record<string, never>; result: null }
 }

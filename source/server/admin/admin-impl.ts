@@ -85,7 +85,14 @@ export class AdminImpl {
       connectionId: ++this.connectionIds,
     })
     info.protocol = `HTTP/${req.httpVersion}`
-    info.requestHeaders = headerView(req.headers)
+    // Access log formats address the request line as HTTP/2-style pseudo headers.
+    info.requestHeaders = headerView({
+      ':method': method,
+      ':path': req.url ?? '/',
+      ':authority': req.headers.host,
+      ':scheme': 'http',
+      ...req.headers,
+    })
     let response: AdminResponse
     try {
       response = await this.dispatch({ method, path: url.pathname, query: url.searchParams })

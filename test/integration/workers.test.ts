@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, it } from 'node:test'
+import { ADMIN_ONLY, type EnvoyProcess, startEnvoy, tempDir } from './helpers/envoy-process.js'
+import { request } from './helpers/http-client.js'
+
+const FAULTS = fileURLToPath(new URL('./fixtures/worker-faults.js', import.meta.url))
+
+async function stat(p: EnvoyProcess, name: string): Promise<number> {
+  const body = (await request(`${p.adminUrl}/stats?filter=${encodeURIComponent(`^${name.replace(/\./g, '\\.')}$`)}`)).body
+  const m = /: (\d+)/.exec(body)
+  assert.ok(m !== null, `no stat ${name} in:\n${body}`)
+  return Number(m[1])
+}
+
+describe('worker threads', () => {
+  it('the watchdog reports a worker whose event loop stalls', async () => {
+    const p = await startEnvoy({
+      config: `${ADMIN_ONLY}watchdogs:\n  worker_watchdog: { miss_timeout: 0.1s, megamiss_timeout: 0.4s }\n`,
+      args: ['--concurrency', '2'],
+      env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: 'stall:1200' },
+    })
+    const miss = await p.waitForLog((l) => l.msg === 'watchdog miss: thread event loop stalled' && l.thread === 'worker_1')
+    assert.ok(Number(miss.stalled_ms) >= 100)
+    await p.waitForLog((l) => l.msg === 'watchdog mega miss: thread event loop stalled' && l.thread === 'worker_1')
+    assert.ok(await stat(p, 'server.worker_1.watchdog_miss') >= 1)
+    assert.ok(await stat(p, 'server.worker_1.watchdog_mega_miss') >= 1)
+    assert.ok(await stat(p, 'server.watchdog_miss') >= 1)
+    assert.ok(await stat(p, 'workers.watchdog_miss') >= 1)
+    assert.equal(await stat(p, 'server.worker_0.watchdog_miss'), 0)
+    assert.equal((await p.stop()).code, 0)
+  })
+
+  it('a worker that exits is logged, counted and started again while the others keep running', async () => {
+    const marker = path.join(tempDir(), 'exited')
+    const p = await startEnvoy({
+      config: ADMIN_ONLY,
+      args: ['--concurrency', '2'],
+      env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: 'exit', ENVOY_TS_TEST_FAULT_MARKER: marker },
+    })
+    const crash = await p.waitForLog((l) => l.msg === 'worker exited unexpectedly; restarting it')
+    assert.equal(crash.worker, 1)
+    assert.equal(crash.exit_code, 3)
+    await p.waitForLog((l) => l.msg === 'worker restarted' && l.worker === 1)
+    assert.equal(await stat(p, 'server.worker_restarts'), 1)
+    assert.equal(await stat(p, 'server.worker_1.restarts'), 1)
+    assert.equal(await stat(p, 'server.worker_0.restarts'), 0)
+    // The restarted thread is alive: it hands over a heap snapshot.
+    const snap = await request(`${p.adminUrl}/heap_dump?worker=1`)
+    assert.equal(snap.status, 200)
+    assert.ok(JSON.parse(snap.body).snapshot.node_count > 0)
+    assert.equal((await p.stop()).code, 0)
+  })
+})
