@@ -5,24 +5,27 @@ import v8 from 'node:v8'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type protobuf from 'protobufjs'
-import { AccessLogManagerImpl } from '../common/access-log/access-log-manager-impl.js'
 import { createAccessLogs } from '../common/access-log/access-log-impl.js'
+import { AccessLogManagerImpl } from '../common/access-log/access-log-manager-impl.js'
 import { loadBootstrap } from '../common/config/bootstrap-loader.js'
 import { extensionModulesFromEnv, loadExtensionModules, RegistryImpl } from '../common/config/registry-impl.js'
+import { ErrorCode } from '../common/errors/codes.js'
+import { ConfigError, EnvoyTsError } from '../common/errors/envoy-ts-error.js'
 import type { LogContext } from '../common/logger/logger.js'
 import { compileStringMatcher } from '../common/matcher/string-matcher.js'
-import { CpuProfiler } from '../common/profiler/cpu-profiler.js'
 import { durationToMs } from '../common/protobuf/duration.js'
 import type { Bootstrap } from '../common/protobuf/generated/envoy/config/bootstrap/v3.js'
 import { MessageValidator } from '../common/protobuf/message-validator.js'
 import { loadSchema } from '../common/protobuf/schema.js'
 import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
+import { exportSharedCounters } from '../common/shared/shared-counters.js'
 import { startMemoryStats } from '../common/stats/memory-stats.js'
 import { MAIN_SHARD, StatMemory } from '../common/stats/stat-memory.js'
 import { StatsRoot } from '../common/stats/stats-root.js'
 import { statsMatcherFilter } from '../common/stats/stats-matcher.js'
 import { TagExtractor } from '../common/stats/tag-extractor.js'
 import { ThreadLocalStoreImpl } from '../common/stats/thread-local-store.js'
+import { ClusterManagerImpl, checkClusters } from '../common/upstream/cluster-manager-impl.js'
 import { versionNumber, versionString } from '../common/version.js'
 import type { Options } from '../envoy/server/options.js'
 import {
@@ -34,7 +37,11 @@ import { setupAllExtensions } from '../extensions/all-extensions.js'
 import { AdminImpl } from './admin/admin-impl.js'
 import { allAdminEndpoints } from './admin/handlers/all-endpoints.js'
 import { buildConfigDump } from './config-dump.js'
+import { CpuProfiling } from './cpu-profiling.js'
+import { DrainCoordinator } from './drain-coordinator.js'
+import { DrainDecisionImpl, DrainState } from './drain-manager-impl.js'
 import { startGuardDog, touchIntervalMs } from './guarddog-impl.js'
+import { ListenerManagerImpl } from './listener-manager-impl.js'
 import { MAIN_THREAD_SLOT, WatchdogMemory } from './watchdog-memory.js'
 import { WorkerManager } from './worker-manager.js'
 
@@ -44,14 +51,10 @@ const STAT_CAPACITY = 65536
 /** Exit codes of `run()`. */
 export const ExitCode = { OK: 0, FAILURE: 1 } as const
 
-interface StageTimer {
-  name: string
-  start: number
-}
-
 /**
  * The server on main (Envoy's Server::InstanceImpl): runs the start-up stages, owns the admin
- * endpoint, the stats root, the guard dog and the workers, and shuts it all down.
+ * endpoint, stats, cluster membership, listeners, the guard dog and the workers, and shuts it
+ * all down.
  */
 export class InstanceImpl implements Instance {
   readonly options: Options
@@ -68,12 +71,15 @@ export class InstanceImpl implements Instance {
   private hostStatMemory!: StatMemory
   private store!: ThreadLocalStoreImpl
   private watchdog!: WatchdogMemory
+  private clusters!: ClusterManagerImpl
+  private listeners!: ListenerManagerImpl
+  private drainState = DrainState.create()
+  private drain!: DrainCoordinator
+  private profiling!: CpuProfiling
+  private accessLogs!: AccessLogManagerImpl
   private workers: WorkerManager | undefined
   private admin: AdminImpl | undefined
-  private accessLogs: AccessLogManagerImpl | undefined
-  private readonly profiler = new CpuProfiler()
   private stateName: ServerStateName = 'PRE_INITIALIZING'
-  private healthFailed = false
   private loadedAt = new Date()
   private configDumpCache: ConfigDumpSection[] | undefined
   private readonly timers: NodeJS.Timeout[] = []
@@ -93,32 +99,20 @@ export class InstanceImpl implements Instance {
   async run(): Promise<number> {
     const started = performance.now()
     this.log.info({ version: versionString(), pid: process.pid, options: this.options.raw }, 'envoy-ts starting')
-    let stage = this.stage('init')
-    await this.init()
-    this.endStage(stage)
-    if (this.options.mode === 'validate') {
-      this.buildAdminAccessLogs()
-      return ExitCode.OK
-    }
-    stage = this.stage('pre-start')
-    await this.startAdmin()
-    this.startWatchdogs()
-    this.endStage(stage)
-    stage = this.stage('start')
-    await this.startWorkers()
-    this.endStage(stage)
-    stage = this.stage('after-start')
-    this.afterStart()
-    this.endStage(stage)
+    await this.stage('init', () => this.init())
+    if (this.options.mode === 'validate') return ExitCode.OK
+    await this.stage('pre-start', async () => {
+      await this.startAdmin()
+      this.startWatchdogs()
+      await this.clusters.initialize()
+    })
+    await this.stage('start', () => this.startListenersAndWorkers())
+    await this.stage('after-start', () => this.afterStart())
     const initMs = Math.round(performance.now() - started)
     this.store.histogram('server.initialization_time_ms', 'Milliseconds').recordValue(initMs)
     this.setState('LIVE')
     this.log.info({ initialization_time_ms: initMs, concurrency: this.options.concurrency }, `envoy-ts initialized: LIVE in ${initMs} ms`)
-    if (this.options.mode === 'init_only') {
-      await this.stop('init_only')
-      return ExitCode.OK
-    }
-    const reason = await this.shutdownSignal
+    const reason = this.options.mode === 'init_only' ? 'init_only' : await this.shutdownSignal
     await this.stop(reason)
     return ExitCode.OK
   }
@@ -128,20 +122,24 @@ export class InstanceImpl implements Instance {
     this.shutdownRequested?.(reason)
   }
 
-  private stage(name: string): StageTimer {
-    this.log.debug({ stage: name }, 'stage starting')
-    return { name, start: performance.now() }
+  /** SIGUSR1: reopen log and access log files on every thread. */
+  reopenLogs(): void {
+    this.logs.reopen()
+    this.accessLogs?.reopen()
+    void this.workers?.broadcast('logging.reopen', {})
   }
 
-  private endStage(s: StageTimer): void {
-    this.log.info({ stage: s.name, duration_ms: Number((performance.now() - s.start).toFixed(1)) }, `stage ${s.name} done`)
+  private async stage(name: string, fn: () => void | Promise<void>): Promise<void> {
+    this.log.debug({ stage: name }, 'stage starting')
+    const start = performance.now()
+    await fn()
+    this.log.info({ stage: name, duration_ms: Number((performance.now() - start).toFixed(1)) }, `stage ${name} done`)
   }
 
   private async init(): Promise<void> {
     this.setState('INITIALIZING')
     this.schema = loadSchema()
-    const validator = new MessageValidator(this.schema)
-    const loaded = loadBootstrap(this.options, validator)
+    const loaded = loadBootstrap(this.options, new MessageValidator(this.schema))
     this.bootstrap = loaded.bootstrap
     this.loadedAt = new Date()
     for (const p of loaded.unknownFields) this.log.warn({ field: p }, 'ignoring unknown bootstrap field (--allow-unknown-static-fields)')
@@ -162,15 +160,61 @@ export class InstanceImpl implements Instance {
     this.registry = new RegistryImpl()
     setupAllExtensions(this.registry)
     await loadExtensionModules(extensionModulesFromEnv(process.env.ENVOY_TS_EXTENSION_MODULES, process.cwd()), this.registry)
-    this.runtime = new RuntimeLoader(this.bootstrap.layered_runtime)
     this.log.info({ extensions: this.registry.describe() }, 'registered extensions')
+    this.runtime = new RuntimeLoader(this.bootstrap.layered_runtime)
+    this.accessLogs = new AccessLogManagerImpl(this.options.fileFlushIntervalMsec, this.logs.child('file'))
+    this.profiling = new CpuProfiling(this.bootstrap.admin?.profile_path ?? '', () => this.workers)
+    this.buildConfig()
+  }
+
+  /**
+   * Builds what the config describes, on main, collecting every problem: clusters, every
+   * listener with its filters (the same code the workers run), the admin access logs.
+   */
+  private buildConfig(): void {
+    const errors: string[] = []
+    const collect = (fn: () => void): void => {
+      try {
+        fn()
+      } catch (err) {
+        const e = err as { errors?: string[]; message: string }
+        errors.push(...(e.errors ?? [e.message]))
+      }
+    }
+    errors.push(...checkClusters(this.bootstrap))
+    collect(() => {
+      this.clusters = new ClusterManagerImpl(this.bootstrap, {
+        scope: this.store,
+        hostStatMemory: this.hostStatMemory,
+        log: this.logs.child('upstream'),
+        publish: (snapshots) => void this.workers?.broadcast('cluster.update', { snapshots }),
+      })
+    })
+    const clusterNames = (this.bootstrap.static_resources?.clusters ?? []).map((c) => c.name)
+    collect(() => {
+      this.listeners = new ListenerManagerImpl(this.bootstrap.static_resources?.listeners ?? [], {
+        registry: this.registry,
+        scope: this.store,
+        log: this.logs.child('config'),
+        clusterManager: { getThreadLocalCluster: () => undefined, clusterNames: () => clusterNames },
+        accessLogManager: this.accessLogs,
+        runtime: () => this.runtime.snapshot(),
+        drainDecision: new DrainDecisionImpl(this.drainState),
+        workerIndex: -1,
+        serverOptions: { drainTimeS: this.options.drainTimeS, drainStrategy: this.options.drainStrategy },
+      }, this.store)
+    })
+    collect(() => this.buildAdminAccessLogs())
+    if (errors.length > 0) {
+      const source = this.options.configPath ?? '--config-yaml'
+      throw new ConfigError(ErrorCode.CONFIG_INVALID, errors.map((e) => `${source}: ${e}`))
+    }
+    this.drain = new DrainCoordinator(this.options, this.drainState, this.listeners, () => this.workers, this.log)
   }
 
   private buildAdminAccessLogs(): ReturnType<typeof createAccessLogs> {
     const admin = this.bootstrap.admin
     if (admin === undefined) return []
-    this.accessLogs ??= new AccessLogManagerImpl(this.options.fileFlushIntervalMsec, this.logs.child('file'))
-    const ctx = { accessLogManager: this.accessLogs, log: this.logs.child('admin') }
     const configs = [...admin.access_log]
     if (admin.access_log_path !== '') {
       configs.push({
@@ -178,7 +222,7 @@ export class InstanceImpl implements Instance {
         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: admin.access_log_path },
       } as unknown as (typeof configs)[number])
     }
-    return createAccessLogs(configs, 'admin.access_log', this.registry, ctx)
+    return createAccessLogs(configs, 'admin.access_log', this.registry, { accessLogManager: this.accessLogs, log: this.logs.child('admin') })
   }
 
   private async startAdmin(): Promise<void> {
@@ -202,7 +246,7 @@ export class InstanceImpl implements Instance {
       bound = await this.admin.listen(target)
     } catch (err) {
       const where = 'path' in target ? target.path : `${target.host}:${target.port}`
-      throw Object.assign(new Error(`cannot bind the admin endpoint to ${where}: ${(err as Error).message}`), { code: 'ETS_ERR_ADMIN_BIND' })
+      throw new EnvoyTsError(ErrorCode.ADMIN_BIND, `cannot bind the admin endpoint to ${where}: ${(err as Error).message}`)
     }
     const text = typeof bound === 'string' ? bound : bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`
     this.log.info({ address: text }, 'admin address')
@@ -215,8 +259,7 @@ export class InstanceImpl implements Instance {
   private startWatchdogs(): void {
     this.watchdog = WatchdogMemory.create(this.options.concurrency)
     this.watchdog.started(MAIN_THREAD_SLOT)
-    const interval = touchIntervalMs(this.bootstrap)
-    const touch = setInterval(() => this.watchdog.touch(MAIN_THREAD_SLOT), interval)
+    const touch = setInterval(() => this.watchdog.touch(MAIN_THREAD_SLOT), touchIntervalMs(this.bootstrap))
     touch.unref()
     this.timers.push(touch)
     startGuardDog(this.bootstrap, this.watchdog, this.memory.handles, this.logSettings(), this.logs.child('watchdog'))
@@ -232,31 +275,36 @@ export class InstanceImpl implements Instance {
   }
 
   private workerStartData(index: number): WorkerStartData {
-    // Workers follow run-time level changes, so a restarted worker starts at the current levels.
-    const levels = this.logs.levels()
     return {
       index,
       concurrency: this.options.concurrency,
       statMemory: this.memory.handles,
       hostStatMemory: this.hostStatMemory.handles,
-      clusters: [],
+      clusters: this.clusters.snapshots(),
       watchdog: { buffer: this.watchdog.buffer, slots: this.watchdog.slots, touchIntervalMs: touchIntervalMs(this.bootstrap) },
       bootstrap: this.bootstrap,
-      log: { ...this.logSettings(), componentLevels: levels },
+      // Workers follow run-time level changes, so a restarted worker starts at the current levels.
+      log: { ...this.logSettings(), componentLevels: this.logs.levels() },
       extensionModules: extensionModulesFromEnv(process.env.ENVOY_TS_EXTENSION_MODULES, process.cwd()),
+      listeners: this.listeners.workerListeners(),
+      drainState: this.drainState.buffer,
+      runtime: this.runtime.mergedValues(),
+      serverOptions: { drainTimeS: this.options.drainTimeS, drainStrategy: this.options.drainStrategy, fileFlushIntervalMsec: this.options.fileFlushIntervalMsec },
+      sharedCounters: exportSharedCounters(),
     }
   }
 
-  private async startWorkers(): Promise<void> {
-    this.workers = new WorkerManager(
-      this.options.concurrency,
-      (i) => this.workerStartData(i),
-      this.watchdog,
-      this.memory,
-      this.store,
-      this.logs.child('main'),
-    )
-    await this.workers.startAll()
+  private async startListenersAndWorkers(): Promise<void> {
+    this.workers = new WorkerManager(this.options.concurrency, (i) => this.workerStartData(i), this.watchdog, this.memory, this.store, this.log)
+    const workers = this.workers
+    await this.listeners.bindAll({
+      load: (listener, w) => this.store.gauge(`listener.${listener.statName}.worker_${w}.downstream_cx_active`).value(),
+      send: (w, listener, fd) => workers.workers[w]!.call('listener.handoff', { listener, fd }),
+      running: () => workers.workers.filter((w) => w.running()).map((w) => w.index),
+    })
+    await workers.startAll()
+    this.listeners.onWorkerListenersCreated(this.listeners.statuses().length * this.options.concurrency)
+    this.store.counter('listener_manager.workers_started').inc()
     this.log.info({ workers: this.options.concurrency }, 'all workers started')
   }
 
@@ -272,19 +320,20 @@ export class InstanceImpl implements Instance {
       physical.set(process.memoryUsage.rss())
     }
     tick()
-    const t = setInterval(tick, 1000)
-    t.unref()
-    this.timers.push(t)
-    const flushMs = durationToMs(this.bootstrap.stats_flush_interval, 5000)
-    const flush = setInterval(() => {
+    this.every(1000, tick)
+    this.every(durationToMs(this.bootstrap.stats_flush_interval, 5000), () => {
       this.stats.flush().catch((err: unknown) => this.log.warn({ err }, 'stats flush failed'))
-    }, flushMs)
-    flush.unref()
-    this.timers.push(flush)
+    })
   }
 
-  private async collectHistograms(): Promise<HistogramCollection[]> {
-    return this.workers === undefined ? [] : this.workers.broadcast('stats.collect', {}, 2000)
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms)
+    t.unref()
+    this.timers.push(t)
+  }
+
+  private collectHistograms(): Promise<HistogramCollection[]> {
+    return this.workers === undefined ? Promise.resolve([]) : this.workers.broadcast('stats.collect', {}, 2000)
   }
 
   private setState(s: ServerStateName): void {
@@ -293,7 +342,7 @@ export class InstanceImpl implements Instance {
     this.liveGauge?.set(this.state() === 'LIVE' ? 1 : 0)
   }
 
-  /** Stops everything in order: workers, admin, timers, files. */
+  /** Drains, then stops workers, admin, timers and files, in that order. */
   private async stop(reason: string): Promise<void> {
     this.log.info({ reason }, 'shutting down')
     this.setState('DRAINING')
@@ -303,40 +352,36 @@ export class InstanceImpl implements Instance {
       process.exit(ExitCode.FAILURE)
     }, this.options.parentShutdownTimeS * 1000)
     hardLimit.unref()
+    // /quitquitquit exits at once, as in Envoy; signals drain first.
+    if (reason !== '/quitquitquit' && reason !== 'init_only') await this.drain.drainForShutdown()
     await this.workers?.stopAll()
+    this.clusters.shutdown()
     await this.admin?.close()
     for (const t of this.timers) clearInterval(t)
-    this.accessLogs?.flush()
+    this.accessLogs.flush()
     this.watchdog?.stopped(MAIN_THREAD_SLOT)
     this.log.info('envoy-ts stopped')
     this.logs.flush()
   }
 
-  /** SIGUSR1: reopen log and access log files on every thread. */
-  reopenLogs(): void {
-    this.logs.reopen()
-    this.accessLogs?.reopen()
-    void this.workers?.broadcast('logging.reopen', {})
-  }
-
   // Instance
 
   state(): ServerStateName {
-    if (this.stateName === 'LIVE' && this.healthFailed) return 'DRAINING'
+    if (this.stateName === 'LIVE' && this.drainState.healthCheckFailed()) return 'DRAINING'
     return this.stateName
   }
 
   healthCheckFailed(): boolean {
-    return this.healthFailed
+    return this.drainState.healthCheckFailed()
   }
 
   setHealthCheckFailed(failed: boolean): void {
-    this.healthFailed = failed
+    this.drainState.setHealthCheckFailed(failed)
     this.setState(this.stateName)
   }
 
-  async drainListeners(): Promise<void> {
-    // Listeners arrive with the listener manager; until then there is nothing to drain.
+  drainListeners(o: { graceful: boolean; inboundOnly: boolean }): Promise<void> {
+    return this.drain.drainListeners(o.graceful, o.inboundOnly)
   }
 
   logLevels(): Record<string, string> {
@@ -349,32 +394,15 @@ export class InstanceImpl implements Instance {
   }
 
   cpuProfilerRunning(): boolean {
-    return this.profiler.running()
+    return this.profiling.running()
   }
 
-  async startCpuProfiler(): Promise<void> {
-    await this.profiler.start()
-    await this.workers?.broadcast('profiler.start', {})
+  startCpuProfiler(): Promise<void> {
+    return this.profiling.start()
   }
 
-  async stopCpuProfiler(): Promise<string[]> {
-    const base = this.bootstrap.admin?.profile_path !== undefined && this.bootstrap.admin.profile_path !== ''
-      ? this.bootstrap.admin.profile_path
-      : '/var/log/envoy/envoy.prof'
-    const isDir = base.endsWith('/') || (fs.existsSync(base) && fs.statSync(base).isDirectory())
-    const fileFor = (thread: string): string => (isDir ? path.join(base, `${thread}.cpuprofile`) : `${base}.${thread}.cpuprofile`)
-    fs.mkdirSync(isDir ? base : path.dirname(base), { recursive: true })
-    const written: string[] = []
-    const mainProfile = await this.profiler.stop()
-    fs.writeFileSync(fileFor('main'), mainProfile)
-    written.push(fileFor('main'))
-    for (const w of this.workers?.workers ?? []) {
-      if (!w.running()) continue
-      const p = await w.call('profiler.stop', {}, 30_000)
-      fs.writeFileSync(fileFor(`worker_${w.index}`), p)
-      written.push(fileFor(`worker_${w.index}`))
-    }
-    return written
+  stopCpuProfiler(): Promise<string[]> {
+    return this.profiling.stop()
   }
 
   async heapSnapshot(workerIndex: number | undefined): Promise<NodeJS.ReadableStream> {
@@ -390,31 +418,15 @@ export class InstanceImpl implements Instance {
   }
 
   listenerStatuses(): ListenerStatus[] {
-    return (this.bootstrap.static_resources?.listeners ?? []).map((l) => {
-      const a = l.address
-      if (a?.pipe !== undefined) return { name: l.name, localAddress: { pipe: a.pipe.path } }
-      if (a?.socket_address !== undefined) {
-        return { name: l.name, localAddress: { address: a.socket_address.address, port: a.socket_address.port_value ?? 0 } }
-      }
-      return { name: l.name, localAddress: { internal: l.name } }
-    })
+    return this.listeners.statuses()
   }
 
   clustersText(): string {
-    return (this.bootstrap.static_resources?.clusters ?? [])
-      .map((c) => `${c.name}::observability_name::${c.alt_stat_name !== '' ? c.alt_stat_name : c.name}\n${c.name}::added_via_api::false\n`)
-      .join('')
+    return this.clusters.clustersText()
   }
 
   clustersJson(): Record<string, unknown> {
-    return {
-      cluster_statuses: (this.bootstrap.static_resources?.clusters ?? []).map((c) => ({
-        name: c.name,
-        observability_name: c.alt_stat_name !== '' ? c.alt_stat_name : c.name,
-        added_via_api: false,
-        host_statuses: [],
-      })),
-    }
+    return this.clusters.clustersJson()
   }
 
   runtimeDump(): Record<string, unknown> {
@@ -424,6 +436,7 @@ export class InstanceImpl implements Instance {
   runtimeModify(values: Record<string, string>): string | undefined {
     if (!this.runtime.hasAdminLayer()) return 'No admin layer specified'
     this.runtime.modify(values)
+    void this.workers?.broadcast('runtime.update', { values: this.runtime.mergedValues() })
     return undefined
   }
 }

@@ -95,6 +95,8 @@ export class ConnectionImpl implements FilterManagerConnection {
     this.socket.on('drain', () => this.onSocketDrain())
     this.socket.on('close', () => this.onSocketClose())
     this.socket.on('error', (err) => this.log.debug({ conn: this.id, err: err.message }, 'socket error'))
+    // Listener filters may have paused the socket; the connection reads from here on.
+    this.socket.resume()
   }
 
   // Network.FilterManager

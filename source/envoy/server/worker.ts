@@ -22,6 +22,15 @@ export interface WorkerStartData {
   log: LogSettings
   /** Modules from ENVOY_TS_EXTENSION_MODULES, each exporting `setup(registry)`. */
   extensionModules: string[]
+  /** The listeners to serve and how this worker gets their connections. */
+  listeners: Array<{ config: import('../../common/protobuf/generated/envoy/config/listener/v3.js').Listener; path: string; socket: import('../../server/active-tcp-listener.js').WorkerSocket }>
+  /** Health-check-failed and drain flags shared with main (DrainState). */
+  drainState: SharedArrayBuffer
+  /** Runtime values (merged layers) at start. */
+  runtime: Record<string, string>
+  serverOptions: { drainTimeS: number; drainStrategy: 'gradual' | 'immediate'; fileFlushIntervalMsec: number }
+  /** Process-wide filter counters (connection_limit, local_ratelimit), shared by key. */
+  sharedCounters: Array<[string, SharedArrayBuffer]>
 }
 
 /** What main collects from a thread at each stats flush and admin read. */
@@ -43,6 +52,17 @@ export type WorkerMethods = {
   /** New or changed clusters; a worker keeps the newest version of each. */
   'cluster.update': { params: { snapshots: ClusterSnapshot[] }; result: null }
   'cluster.remove': { params: { names: string[] }; result: null }
+  /** A connection main accepted for `listener` (exact balance, pipes). */
+  'listener.handoff': { params: { listener: string; fd: number }; result: boolean }
+  /** Stops accepting on these listeners (all when absent). Open connections go on. */
+  'listeners.stop': { params: { names?: string[] }; result: null }
+  /** A drain started: filters that close connections on drain act now. */
+  'drain.start': { params: Record<string, never>; result: null }
+  /** Resolves once this worker has no open downstream connection. */
+  'connections.wait_empty': { params: Record<string, never>; result: null }
+  'connections.count': { params: Record<string, never>; result: number }
+  'connections.close': { params: Record<string, never>; result: null }
+  'runtime.update': { params: { values: Record<string, string> }; result: null }
   /** Stops accepting, closes everything and lets the thread exit. */
   'shutdown': { params: Record<string, never>; result: null }
 }

@@ -1,0 +1,152 @@
+import type { MessagePort } from 'node:worker_threads'
+import type { Logger } from 'pino'
+import { AccessLogManagerImpl } from '../common/access-log/access-log-manager-impl.js'
+import { loadExtensionModules, RegistryImpl } from '../common/config/registry-impl.js'
+import { LogContext } from '../common/logger/logger.js'
+import { CpuProfiler } from '../common/profiler/cpu-profiler.js'
+import { RuntimeSnapshotImpl } from '../common/runtime/runtime-impl.js'
+import { importSharedCounters } from '../common/shared/shared-counters.js'
+import { startMemoryStats } from '../common/stats/memory-stats.js'
+import { StatMemory, workerShard } from '../common/stats/stat-memory.js'
+import { statsMatcherFilter } from '../common/stats/stats-matcher.js'
+import { ThreadLocalStoreImpl } from '../common/stats/thread-local-store.js'
+import { RpcChannel } from '../common/thread/rpc-channel.js'
+import { ThreadLocalClusterManagerImpl } from '../common/upstream/thread-local-cluster-manager-impl.js'
+import type { RuntimeSnapshot } from '../envoy/runtime/runtime.js'
+import type { MainEvents, MainMethods, WorkerEvents, WorkerMethods, WorkerStartData } from '../envoy/server/worker.js'
+import { setupAllExtensions } from '../extensions/all-extensions.js'
+import { ConnectionHandlerImpl } from './connection-handler-impl.js'
+import { DrainDecisionImpl, DrainState } from './drain-manager-impl.js'
+import { ListenerImpl } from './listener-impl.js'
+import { WatchdogMemory, workerWatchdogSlot } from './watchdog-memory.js'
+
+type Channel = RpcChannel<MainMethods, WorkerMethods, WorkerEvents, MainEvents>
+
+/**
+ * Everything one worker thread owns (the worker half of Envoy's WorkerImpl): its stats shard,
+ * loggers, registry, cluster view, listeners and connections. Built from the start data, so a
+ * restarted worker is built the same way as the first one.
+ */
+export class WorkerThread {
+  private readonly data: WorkerStartData
+  private readonly logs: LogContext
+  private readonly log: Logger
+  private readonly store: ThreadLocalStoreImpl
+  private readonly registry = new RegistryImpl()
+  private readonly clusterManager: ThreadLocalClusterManagerImpl
+  private readonly accessLogs: AccessLogManagerImpl
+  private readonly handler: ConnectionHandlerImpl
+  private readonly drain: DrainDecisionImpl
+  private readonly profiler = new CpuProfiler()
+  private runtime: RuntimeSnapshot
+  private touch: NodeJS.Timeout | undefined
+
+  constructor(data: WorkerStartData) {
+    this.data = data
+    this.logs = new LogContext(data.log, { worker: data.index })
+    this.log = this.logs.child('main')
+    const memory = new StatMemory(data.statMemory)
+    this.store = new ThreadLocalStoreImpl(memory, workerShard(data.index), statsMatcherFilter(data.bootstrap.stats_config))
+    this.clusterManager = new ThreadLocalClusterManagerImpl({
+      scope: this.store,
+      hostStatMemory: new StatMemory(data.hostStatMemory),
+      shard: workerShard(data.index),
+      log: this.logs.child('upstream'),
+    })
+    this.accessLogs = new AccessLogManagerImpl(data.serverOptions.fileFlushIntervalMsec, this.logs.child('file'))
+    this.handler = new ConnectionHandlerImpl(data.index, this.store, this.logs.child('conn_handler'))
+    this.drain = new DrainDecisionImpl(new DrainState(data.drainState))
+    this.runtime = new RuntimeSnapshotImpl(new Map(Object.entries(data.runtime)))
+  }
+
+  async start(port: MessagePort): Promise<void> {
+    const data = this.data
+    const watchdog = new WatchdogMemory(data.watchdog.buffer, data.watchdog.slots)
+    const slot = workerWatchdogSlot(data.index)
+    watchdog.touch(slot)
+    this.touch = setInterval(() => watchdog.touch(slot), data.watchdog.touchIntervalMs)
+    this.touch.unref()
+    startMemoryStats(this.store)
+
+    setupAllExtensions(this.registry)
+    await loadExtensionModules(data.extensionModules, this.registry)
+    importSharedCounters(data.sharedCounters)
+    this.clusterManager.update(data.clusters)
+
+    const rpc: Channel = new RpcChannel(port)
+    this.serve(rpc)
+    const ctx = {
+      registry: this.registry,
+      scope: this.store,
+      log: this.logs.child('filter'),
+      clusterManager: this.clusterManager,
+      accessLogManager: this.accessLogs,
+      runtime: () => this.runtime,
+      drainDecision: this.drain,
+      workerIndex: data.index,
+      serverOptions: { drainTimeS: data.serverOptions.drainTimeS, drainStrategy: data.serverOptions.drainStrategy },
+    }
+    for (const l of data.listeners) {
+      // Main built the same listener before it started us, so this does not fail on config.
+      await this.handler.addListener(new ListenerImpl(l.config, l.path, ctx), l.socket)
+    }
+    this.log.debug({ listeners: data.listeners.length }, 'worker started')
+    rpc.emit('ready', { index: data.index })
+  }
+
+  private serve(rpc: Channel): void {
+    rpc.handle('stats.collect', () => ({ samples: this.store.drainHistograms(), names: this.store.histogramNames() }))
+    rpc.handle('logging.set', ({ component, level }) => {
+      this.logs.setLevel(component, level)
+      return null
+    })
+    rpc.handle('logging.reopen', () => {
+      this.logs.reopen()
+      this.accessLogs.reopen()
+      return null
+    })
+    rpc.handle('profiler.start', async () => {
+      await this.profiler.start()
+      return null
+    })
+    rpc.handle('profiler.stop', () => this.profiler.stop())
+    rpc.handle('cluster.update', ({ snapshots }) => {
+      this.clusterManager.update(snapshots)
+      return null
+    })
+    rpc.handle('cluster.remove', ({ names }) => {
+      this.clusterManager.remove(names)
+      return null
+    })
+    rpc.handle('listener.handoff', ({ listener, fd }) => this.handler.adopt(listener, fd))
+    rpc.handle('listeners.stop', async ({ names }) => {
+      await this.handler.stopListeners(names)
+      return null
+    })
+    rpc.handle('drain.start', () => {
+      this.drain.notifyDrainStarted()
+      return null
+    })
+    rpc.handle('connections.wait_empty', async () => {
+      await this.handler.waitForNoConnections()
+      return null
+    })
+    rpc.handle('connections.count', () => this.handler.numConnections())
+    rpc.handle('connections.close', () => {
+      this.handler.closeAllConnections()
+      return null
+    })
+    rpc.handle('runtime.update', ({ values }) => {
+      this.runtime = new RuntimeSnapshotImpl(new Map(Object.entries(values)))
+      return null
+    })
+    rpc.handle('shutdown', async () => {
+      if (this.touch !== undefined) clearInterval(this.touch)
+      await this.handler.stopListeners()
+      this.handler.closeAllConnections()
+      this.accessLogs.flush()
+      this.logs.flush()
+      return null
+    })
+  }
+}
