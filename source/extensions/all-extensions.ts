@@ -1,7 +1,11 @@
 import type { Registry } from '../envoy/registry/registry.js'
 import { setup as setupFileAccessLog } from './access-loggers/file/config.js'
 import { setup as setupStreamAccessLogs } from './access-loggers/stream/config.js'
-import { setup as setupTcpProxy } from './filters/network/tcp_proxy/config.js'
+import { setup as setupProxyProtocol } from './filters/listener/proxy-protocol/config.js'
+import { setup as setupConnectionLimit } from './filters/network/connection-limit/config.js'
+import { setup as setupEcho } from './filters/network/echo/config.js'
+import { setup as setupNetworkLocalRateLimit } from './filters/network/local-ratelimit/config.js'
+import { setup as setupTcpProxy } from './filters/network/tcp-proxy/config.js'
 
 /**
  * Registers every built-in extension. Called once in main and once in each worker: each thread
@@ -15,4 +19,8 @@ const BUILT_INS: ReadonlyArray<(r: Registry) => void> = [
   setupFileAccessLog,
   setupStreamAccessLogs,
   setupTcpProxy,
+  setupEcho,
+  setupConnectionLimit,
+  setupNetworkLocalRateLimit,
+  setupProxyProtocol,
 ]

@@ -97,7 +97,7 @@ export class ListenerImpl {
         return
       }
       try {
-        this.listenerFilterFactories.push(factory.createListenerFilterFactory(lf.typed_config ?? {}, { listenerScope: this.scope, log: ctx.log, registry: ctx.registry }, `${p}.typed_config`))
+        this.listenerFilterFactories.push(factory.createListenerFilterFactory(lf.typed_config ?? {}, { scope: ctx.scope, listenerScope: this.scope, log: ctx.log, registry: ctx.registry }, `${p}.typed_config`))
       } catch (err) {
         errors.push(...problems(err, p))
       }

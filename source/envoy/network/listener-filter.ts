@@ -34,6 +34,8 @@ export interface ListenerFilter {
 }
 
 export interface ListenerFilterFactoryContext {
+  /** The thread's root scope (Envoy puts e.g. `proxy_proto.*` at the root). */
+  readonly scope: Scope
   readonly listenerScope: Scope
   readonly log: Logger
   readonly registry: Registry

@@ -164,8 +164,8 @@ export class DnsResolveTarget {
     const delay = outcome.ok ? (this.backoff.reset(), this.refreshMs) : this.backoff.next()
     this.onResult(outcome)
     if (this.stopped) return
+    // Ref'd on purpose: the cluster manager owns its timers until shutdown().
     this.timer = setTimeout(() => void this.resolve(), delay)
-    this.timer.unref()
   }
 }
 

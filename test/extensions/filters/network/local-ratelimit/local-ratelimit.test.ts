@@ -7,11 +7,11 @@ import { NETWORK_FILTERS, type NamedNetworkFilterConfigFactory } from '../../../
 import { ResponseFlag } from '../../../../../source/envoy/stream-info/stream-info.js'
 import {
   createLocalRateLimitConfig, localRateLimitFilterFactory, setup,
-} from '../../../../../source/extensions/filters/network/local_ratelimit/config.js'
-import { LocalRateLimitFilter } from '../../../../../source/extensions/filters/network/local_ratelimit/local-ratelimit.js'
+} from '../../../../../source/extensions/filters/network/local-ratelimit/config.js'
+import { LocalRateLimitFilter } from '../../../../../source/extensions/filters/network/local-ratelimit/local-ratelimit.js'
 import {
   SHARED_TOKEN_BUCKET_SLOTS, SharedTokenBucket,
-} from '../../../../../source/extensions/filters/network/local_ratelimit/shared-token-bucket.js'
+} from '../../../../../source/extensions/filters/network/local-ratelimit/shared-token-bucket.js'
 import { FakeRuntime, fakeFactoryContext, newStatMemory } from '../../../../mocks/network/factory-context.js'
 import { FakeConnection } from '../../../../mocks/network/fake-connection.js'
 

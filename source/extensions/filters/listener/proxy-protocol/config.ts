@@ -14,12 +14,9 @@ function invalid(path: string, message: string): ConfigError {
   return new ConfigError(ErrorCode.CONFIG_INVALID, [`${path}: ${message}`])
 }
 
-/**
- * Envoy roots `proxy_proto.*` at the server's root scope. TODO: ListenerFilterFactoryContext
- * has only the listener scope; use a root `scope` when the context grows one.
- */
+/** Envoy roots `proxy_proto.*` at the server's root scope. */
 function statsScope(ctx: ListenerFilterFactoryContext): Scope {
-  return (ctx as { scope?: Scope }).scope ?? ctx.listenerScope
+  return ctx.scope
 }
 
 export function createProxyProtocolConfig(c: ProxyProtocol, ctx: ListenerFilterFactoryContext, path: string): ProxyProtocolConfig {

@@ -9,10 +9,10 @@ import {
 import { NETWORK_FILTERS, type NamedNetworkFilterConfigFactory } from '../../../../../source/envoy/network/filter.js'
 import {
   connectionLimitFilterFactory, connectionLimitKey, setup,
-} from '../../../../../source/extensions/filters/network/connection_limit/config.js'
+} from '../../../../../source/extensions/filters/network/connection-limit/config.js'
 import {
   ConnectionLimitConfig, ConnectionLimitFilter, OVER_CONNECTION_LIMIT, connectionLimitStats, type TimerFactory,
-} from '../../../../../source/extensions/filters/network/connection_limit/connection-limit.js'
+} from '../../../../../source/extensions/filters/network/connection-limit/connection-limit.js'
 import { FakeRuntime, fakeFactoryContext, newStatMemory } from '../../../../mocks/network/factory-context.js'
 import { FakeConnection } from '../../../../mocks/network/fake-connection.js'
 
