@@ -25,7 +25,7 @@ import { StatsRoot } from '../common/stats/stats-root.js'
 import { statsMatcherFilter } from '../common/stats/stats-matcher.js'
 import { TagExtractor } from '../common/stats/tag-extractor.js'
 import { ThreadLocalStoreImpl } from '../common/stats/thread-local-store.js'
-import { ClusterManagerImpl, checkClusters } from '../common/upstream/cluster-manager-impl.js'
+import { ClusterManagerImpl } from '../common/upstream/cluster-manager-impl.js'
 import { versionNumber, versionString } from '../common/version.js'
 import type { Options } from '../envoy/server/options.js'
 import {
@@ -181,7 +181,6 @@ export class InstanceImpl implements Instance {
         errors.push(...(e.errors ?? [e.message]))
       }
     }
-    errors.push(...checkClusters(this.bootstrap))
     collect(() => {
       this.clusters = new ClusterManagerImpl(this.bootstrap, {
         scope: this.store,

@@ -170,3 +170,24 @@ ${o.clusterExtra ?? ''}
 ${endpoints}
 `
 }
+
+/**
+ * A port whose SYNs are dropped, so connects to it time out: a listener with backlog 0 that
+ * never accepts, its one queue slot already taken (python3, since Node always accepts).
+ */
+export async function startBlackHole(): Promise<{ port: number; close(): void }> {
+  const { spawn } = await import('node:child_process')
+  const script = [
+    'import socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'c = socket.socket(); c.connect(s.getsockname())',
+    'print(s.getsockname()[1], flush=True)',
+    'sys.stdin.read()',
+  ].join('\n')
+  const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
+    child.once('error', reject)
+  })
+  return { port, close: () => { child.stdin.end(); child.kill() } }
+}

@@ -161,7 +161,8 @@ export class DnsResolveTarget {
       outcome = { ok: false, error: (err as Error).message }
     }
     if (this.stopped) return
-    const delay = outcome.ok ? (this.backoff.reset(), this.refreshMs) : this.backoff.next()
+    if (outcome.ok) this.backoff.reset()
+    const delay = outcome.ok ? this.refreshMs : this.backoff.next()
     this.onResult(outcome)
     if (this.stopped) return
     // Ref'd on purpose: the cluster manager owns its timers until shutdown().

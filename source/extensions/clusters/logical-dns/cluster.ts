@@ -7,7 +7,7 @@ import type { HostSnapshot } from '../../../envoy/upstream/cluster-snapshot.js'
 import type { ClusterDiscovery, DiscoveryContext } from '../../../common/upstream/cluster-manager-impl.js'
 import { endpointHostSnapshot } from '../../../common/upstream/host-impl.js'
 import type { Cluster } from '../../../common/protobuf/generated/envoy/config/cluster/v3.js'
-import { checkDnsCluster, DnsResolveTarget, logResolveFailure, type ResolveOutcome } from '../strict_dns/cluster.js'
+import { checkDnsCluster, DnsResolveTarget, logResolveFailure, type ResolveOutcome } from '../strict-dns/cluster.js'
 
 export function checkLogicalDnsCluster(config: Cluster, path: string): string[] {
   const groups = config.load_assignment?.endpoints ?? []
