@@ -1,9 +1,11 @@
 import type { Registry } from '../envoy/registry/registry.js'
 import { setup as setupFileAccessLog } from './access-loggers/file/config.js'
 import { setup as setupStreamAccessLogs } from './access-loggers/stream/config.js'
+import { setup as setupRouter } from './filters/http/router/config.js'
 import { setup as setupProxyProtocol } from './filters/listener/proxy-protocol/config.js'
 import { setup as setupConnectionLimit } from './filters/network/connection-limit/config.js'
 import { setup as setupEcho } from './filters/network/echo/config.js'
+import { setup as setupHttpConnectionManager } from './filters/network/http-connection-manager/config.js'
 import { setup as setupNetworkLocalRateLimit } from './filters/network/local-ratelimit/config.js'
 import { setup as setupTcpProxy } from './filters/network/tcp-proxy/config.js'
 
@@ -23,4 +25,6 @@ const BUILT_INS: ReadonlyArray<(r: Registry) => void> = [
   setupConnectionLimit,
   setupNetworkLocalRateLimit,
   setupProxyProtocol,
+  setupHttpConnectionManager,
+  setupRouter,
 ]

@@ -199,6 +199,7 @@ export class InstanceImpl implements Instance {
         accessLogManager: this.accessLogs,
         runtime: () => this.runtime.snapshot(),
         drainDecision: new DrainDecisionImpl(this.drainState),
+        healthCheckFailed: () => this.drainState.healthCheckFailed(),
         workerIndex: -1,
         serverOptions: { drainTimeS: this.options.drainTimeS, drainStrategy: this.options.drainStrategy },
       }, this.store)

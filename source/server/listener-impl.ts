@@ -32,6 +32,7 @@ export interface ListenerContext {
   accessLogManager: AccessLogManager
   runtime: () => RuntimeSnapshot
   drainDecision: DrainDecision
+  healthCheckFailed: () => boolean
   workerIndex: number
   serverOptions: { drainTimeS: number; drainStrategy: 'gradual' | 'immediate' }
 }
@@ -112,6 +113,7 @@ export class ListenerImpl {
       accessLogManager: ctx.accessLogManager,
       runtime: ctx.runtime,
       drainDecision: ctx.drainDecision,
+      healthCheckFailed: ctx.healthCheckFailed,
       workerIndex: ctx.workerIndex,
       serverOptions: ctx.serverOptions,
     }

@@ -37,6 +37,7 @@ export class WorkerThread {
   private readonly accessLogs: AccessLogManagerImpl
   private readonly handler: ConnectionHandlerImpl
   private readonly drain: DrainDecisionImpl
+  private readonly drainState: DrainState
   private readonly profiler = new CpuProfiler()
   private runtime: RuntimeSnapshot
   private touch: NodeJS.Timeout | undefined
@@ -55,7 +56,8 @@ export class WorkerThread {
     })
     this.accessLogs = new AccessLogManagerImpl(data.serverOptions.fileFlushIntervalMsec, this.logs.child('file'))
     this.handler = new ConnectionHandlerImpl(data.index, this.store, this.logs.child('conn_handler'))
-    this.drain = new DrainDecisionImpl(new DrainState(data.drainState))
+    this.drainState = new DrainState(data.drainState)
+    this.drain = new DrainDecisionImpl(this.drainState)
     this.runtime = new RuntimeSnapshotImpl(new Map(Object.entries(data.runtime)))
   }
 
@@ -83,6 +85,7 @@ export class WorkerThread {
       accessLogManager: this.accessLogs,
       runtime: () => this.runtime,
       drainDecision: this.drain,
+      healthCheckFailed: () => this.drainState.healthCheckFailed(),
       workerIndex: data.index,
       serverOptions: { drainTimeS: data.serverOptions.drainTimeS, drainStrategy: data.serverOptions.drainStrategy },
     }

@@ -12,6 +12,9 @@ import type { FormatterProvider } from './substitution-format-parser.js'
  * what each one reads from StreamInfo, its text form and its typed (JSON) form.
  */
 
+/** Filter-state key under which the HCM keeps a local reply's body for `%LOCAL_REPLY_BODY%`. */
+export const LOCAL_REPLY_BODY_KEY = 'envoy.local_reply_body'
+
 /** Thrown by an operator factory for a bad operator; the parser adds the position and path. */
 export class FormatSyntaxError extends Error {}
 
@@ -274,6 +277,11 @@ function build(): Map<string, CommandEntry> {
   m.set('UPSTREAM_WIRE_BYTES_RECEIVED', commandOnly(() => numberProvider((i) => i.upstreamBytesReceived)))
   m.set('UPSTREAM_REQUEST_ATTEMPT_COUNT', commandOnly(() => numberProvider((i) => i.upstreamRequestAttemptCount)))
   m.set('CONNECTION_ID', commandOnly(() => numberProvider((i) => i.connectionId)))
+  // The body of a local reply, for local_reply_config body formats (set by the HCM).
+  m.set('LOCAL_REPLY_BODY', commandOnly(() => stringProvider((i) => {
+    const v = i.filterState.get(LOCAL_REPLY_BODY_KEY)
+    return typeof v === 'string' ? v : undefined
+  })))
 
   // DURATION of a stream still running is the time so far (Envoy's currentDuration()).
   m.set('DURATION', commandOnly(() => durationProvider((i) => (i.endTimeMonotonic ?? performance.now()) - i.startTimeMonotonic)))

@@ -29,7 +29,8 @@ export class StreamInfoImpl implements StreamInfo {
   upstreamBytesSent = 0
   upstreamBytesReceived = 0
   readonly downstreamLocalAddress: string
-  readonly downstreamRemoteAddress: string
+  /** Writable here: the HCM replaces it with the client address it trusts from x-forwarded-for. */
+  downstreamRemoteAddress: string
   readonly downstreamDirectRemoteAddress: string
   readonly connectionId: number
   requestedServerName: string | undefined = undefined

@@ -22,6 +22,10 @@ const COUNTERS = [
   'upstream_cx_rx_bytes_total', 'upstream_cx_tx_bytes_total',
   'upstream_flow_control_paused_reading_total', 'upstream_flow_control_resumed_reading_total',
   'upstream_rq_total', 'upstream_rq_pending_total', 'upstream_rq_pending_overflow', 'lb_healthy_panic',
+  'upstream_cx_http1_total', 'upstream_cx_idle_timeout', 'upstream_cx_protocol_error', 'upstream_rq_completed',
+  'upstream_rq_retry', 'upstream_rq_retry_success', 'upstream_rq_retry_overflow', 'upstream_rq_retry_limit_exceeded',
+  'upstream_rq_retry_backoff_exponential', 'upstream_rq_timeout', 'upstream_rq_per_try_timeout', 'upstream_rq_per_try_idle_timeout',
+  'upstream_rq_rx_reset', 'upstream_rq_tx_reset', 'upstream_rq_cancelled', 'upstream_rq_max_duration_reached',
 ] as const
 const GAUGES = [
   'upstream_cx_active', 'upstream_cx_rx_bytes_buffered', 'upstream_cx_tx_bytes_buffered',
@@ -34,6 +38,7 @@ function clusterStats(scope: Scope): ClusterStats {
   for (const n of GAUGES) s[n] = scope.gauge(n)
   s.upstream_cx_connect_ms = scope.histogram('upstream_cx_connect_ms', 'Milliseconds')
   s.upstream_cx_length_ms = scope.histogram('upstream_cx_length_ms', 'Milliseconds')
+  s.upstream_rq_time = scope.histogram('upstream_rq_time', 'Milliseconds')
   return s as unknown as ClusterStats
 }
 

@@ -1,18 +1,20 @@
 /**
  * A worker's view of the clusters (Envoy's ThreadLocalClusterManagerImpl): swaps in main's
  * snapshots, keeps Host objects stable by address, rebuilds each cluster's priority set and
- * load balancer, and opens TCP connections to the chosen hosts with cluster and host stats.
+ * load balancer, and opens TCP connections (and HTTP/1 pools) to the chosen hosts with cluster
+ * and host stats.
  */
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { ConnectionCallbacks, ConnectionEvent } from '../../envoy/network/connection.js'
+import type { ConnectionEvent } from '../../envoy/network/connection.js'
 import type { Scope } from '../../envoy/stats/stats.js'
 import type {
-  Cancellable, ClusterManager, TcpPoolCallbacks, ThreadLocalCluster,
+  Cancellable, ClusterManager, ConnectCallbacks, TcpPoolCallbacks, ThreadLocalCluster,
 } from '../../envoy/upstream/cluster-manager.js'
 import type { ClusterSnapshot } from '../../envoy/upstream/cluster-snapshot.js'
 import type { Host } from '../../envoy/upstream/host.js'
 import type { LoadBalancer, LoadBalancerContext } from '../../envoy/upstream/load-balancer.js'
+import { Http1ConnPoolImpl } from '../http/http1/conn-pool-impl.js'
 import { ClientConnectionImpl } from '../network/client-connection-impl.js'
 import type { StatMemory } from '../stats/stat-memory.js'
 import { ThreadLocalStoreImpl } from '../stats/thread-local-store.js'
@@ -43,6 +45,7 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
   private readonly log: Logger
   private readonly configKey: string
   private readonly resources: SharedArrayBuffer
+  private readonly httpPools = new Map<Host, Http1ConnPoolImpl>()
 
   constructor(info: ClusterInfoImpl, snapshot: ClusterSnapshot, prioritySet: PrioritySetImpl, loadBalancer: LoadBalancer, log: Logger) {
     this.info = info
@@ -67,10 +70,72 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
       callbacks.onPoolFailure('NoHealthyUpstream', 'no healthy upstream', undefined)
       return NOOP_CANCEL
     }
+    // Envoy's TCP pool: the connect is a pending request until it is attached to a connection.
+    stats.upstream_rq_pending_total.inc()
+    stats.upstream_rq_pending_active.inc()
+    let attached = false
+    const pending = this.connectHost(host, {
+      onConnected: (conn) => {
+        attached = true
+        stats.upstream_rq_pending_active.dec()
+        stats.upstream_rq_total.inc()
+        stats.upstream_rq_active.inc()
+        host.stats.rq_total.inc()
+        host.stats.rq_active.inc()
+        conn.addConnectionCallbacks({
+          onEvent: (e) => {
+            if (e === 'Connected') return
+            stats.upstream_rq_active.dec()
+            host.stats.rq_active.dec()
+          },
+          onAboveWriteBufferHighWatermark: () => {},
+          onBelowWriteBufferLowWatermark: () => {},
+        })
+        callbacks.onPoolReady(conn, host)
+      },
+      onFailed: (reason, details) => {
+        stats.upstream_rq_pending_active.dec()
+        callbacks.onPoolFailure(reason, details, host)
+      },
+    })
+    return {
+      cancel: () => {
+        if (attached) return
+        pending.cancel()
+        stats.upstream_rq_pending_active.dec()
+      },
+    }
+  }
+
+  /** The HTTP/1 connection pool of `host` on this worker, made on first use. */
+  httpConnPool(host: Host): Http1ConnPoolImpl {
+    let pool = this.httpPools.get(host)
+    if (pool === undefined) {
+      pool = new Http1ConnPoolImpl(host, this.info, (h, cb) => this.connectHost(h, cb), this.log)
+      this.httpPools.set(host, pool)
+    }
+    return pool
+  }
+
+  /** Pools of hosts that left the host set drain and go away. */
+  dropPoolsNotIn(hosts: ReadonlySet<Host>): void {
+    for (const [host, pool] of this.httpPools) {
+      if (hosts.has(host)) continue
+      pool.drainConnections()
+      this.httpPools.delete(host)
+    }
+  }
+
+  /**
+   * Opens a connection to `host`, counting the cluster's and host's connection stats and holding
+   * a `max_connections` unit for its life. Exactly one callback fires unless cancelled.
+   */
+  connectHost(host: Host, cb: ConnectCallbacks): Cancellable {
+    const stats = this.info.stats
     const breaker = this.info.resourceManager('default').connections
     if (!breaker.tryAcquire()) {
       stats.upstream_cx_overflow.inc()
-      callbacks.onPoolFailure('Overflow', 'upstream_cx_overflow', host)
+      cb.onFailed('Overflow', 'upstream_cx_overflow')
       return NOOP_CANCEL
     }
     const conn = new ClientConnectionImpl({
@@ -87,33 +152,24 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     stats.upstream_cx_active.inc()
     host.stats.cx_total.inc()
     host.stats.cx_active.inc()
-    // Envoy's TCP pool: the connect is a pending request until it is attached to a connection.
-    stats.upstream_rq_pending_total.inc()
-    stats.upstream_rq_pending_active.inc()
-    const lifetime: ConnectionCallbacks = {
+    conn.addConnectionCallbacks({
       onEvent: (event: ConnectionEvent) => {
         if (event === 'Connected') {
           connected = true
-          stats.upstream_rq_pending_active.dec()
           stats.upstream_cx_connect_ms.recordValue(performance.now() - started)
-          stats.upstream_rq_total.inc()
-          stats.upstream_rq_active.inc()
-          host.stats.rq_total.inc()
-          host.stats.rq_active.inc()
-          if (!cancelled) callbacks.onPoolReady(conn, host)
+          if (!cancelled) cb.onConnected(conn)
           return
         }
         this.onClosed(conn, host, event, connected, cancelled, started)
         breaker.release()
         if (!connected && !cancelled) {
           const reason = conn.connectFailureReason() ?? 'connection closed'
-          callbacks.onPoolFailure(reason === 'connect timeout' ? 'Timeout' : 'RemoteConnectionFailure', reason, host)
+          cb.onFailed(reason === 'connect timeout' ? 'Timeout' : 'RemoteConnectionFailure', reason)
         }
       },
       onAboveWriteBufferHighWatermark: () => {},
       onBelowWriteBufferLowWatermark: () => {},
-    }
-    conn.addConnectionCallbacks(lifetime)
+    })
     conn.connect()
     return {
       cancel: () => {
@@ -132,13 +188,7 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     if (event === 'LocalClose') stats.upstream_cx_destroy_local.inc()
     else stats.upstream_cx_destroy_remote.inc()
     stats.upstream_cx_length_ms.recordValue(performance.now() - started)
-    if (connected) {
-      stats.upstream_rq_active.dec()
-      host.stats.rq_active.dec()
-      return
-    }
-    stats.upstream_rq_pending_active.dec()
-    if (cancelled) return
+    if (connected || cancelled) return
     stats.upstream_cx_connect_fail.inc()
     host.stats.cx_connect_fail.inc()
     if (conn.connectFailureReason() === 'connect timeout') stats.upstream_cx_connect_timeout.inc()
@@ -216,6 +266,7 @@ export class ThreadLocalClusterManagerImpl implements ClusterManager {
       reuse.prioritySet = prioritySet
       reuse.loadBalancer = lb
       reuse.version = s.version
+      reuse.dropPoolsNotIn(new Set(hosts))
     } else {
       this.clusters.set(s.name, new ThreadLocalClusterImpl(info, s, prioritySet, lb, this.log))
     }

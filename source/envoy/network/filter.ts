@@ -68,6 +68,8 @@ export interface FactoryContext {
   readonly accessLogManager: AccessLogManager
   readonly runtime: () => RuntimeSnapshot
   readonly drainDecision: DrainDecision
+  /** True while `/healthcheck/fail` is in effect. */
+  readonly healthCheckFailed: () => boolean
   /** The worker index, or -1 on main (validation). */
   readonly workerIndex: number
   /** `--drain-time-s` etc. that filters need. */

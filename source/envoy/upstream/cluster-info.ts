@@ -46,6 +46,23 @@ export interface ClusterTrafficStats {
   readonly upstream_rq_pending_total: Counter
   readonly upstream_rq_pending_active: Gauge
   readonly upstream_rq_pending_overflow: Counter
+  readonly upstream_cx_http1_total: Counter
+  readonly upstream_cx_idle_timeout: Counter
+  readonly upstream_cx_protocol_error: Counter
+  readonly upstream_rq_completed: Counter
+  readonly upstream_rq_retry: Counter
+  readonly upstream_rq_retry_success: Counter
+  readonly upstream_rq_retry_overflow: Counter
+  readonly upstream_rq_retry_limit_exceeded: Counter
+  readonly upstream_rq_retry_backoff_exponential: Counter
+  readonly upstream_rq_timeout: Counter
+  readonly upstream_rq_per_try_timeout: Counter
+  readonly upstream_rq_per_try_idle_timeout: Counter
+  readonly upstream_rq_rx_reset: Counter
+  readonly upstream_rq_tx_reset: Counter
+  readonly upstream_rq_cancelled: Counter
+  readonly upstream_rq_max_duration_reached: Counter
+  readonly upstream_rq_time: Histogram
 }
 
 /** Static facts about a cluster (Envoy's ClusterInfo), the same on every worker. */

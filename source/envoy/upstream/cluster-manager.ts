@@ -1,3 +1,4 @@
+import type { RequestEncoder, ResponseDecoder } from '../http/codec.js'
 import type { ClientConnection } from '../network/client-connection.js'
 import type { ClusterInfo } from './cluster-info.js'
 import type { Host, PrioritySet } from './host.js'
@@ -17,6 +18,30 @@ export interface Cancellable {
   cancel(): void
 }
 
+/** Outcome of opening one connection to a chosen host. */
+export interface ConnectCallbacks {
+  onConnected(connection: ClientConnection): void
+  onFailed(reason: PoolFailureReason, details: string): void
+}
+
+export interface HttpPoolCallbacks {
+  /** A request stream on an upstream connection; the caller encodes the request on it. */
+  onPoolReady(encoder: RequestEncoder, host: Host, upstreamLocalAddress: string | undefined): void
+  onPoolFailure(reason: PoolFailureReason, details: string, host: Host): void
+}
+
+/**
+ * One host's HTTP/1 connections on one worker (Envoy's Http::ConnectionPool::Instance): reuses
+ * keep-alive connections, queues requests while connecting, and holds the cluster's
+ * `max_pending_requests`, `max_requests` and `max_connections` across all workers.
+ */
+export interface HttpConnPool {
+  /** `decoder` receives the response. Exactly one callback fires unless cancelled. */
+  newStream(decoder: ResponseDecoder, callbacks: HttpPoolCallbacks): Cancellable
+  /** Closes idle connections now and busy ones once their response ends. */
+  drainConnections(): void
+}
+
 /**
  * A cluster as one worker uses it (Envoy's ThreadLocalCluster): its hosts, a load balancer
  * over them, and TCP connections to them.
@@ -30,6 +55,8 @@ export interface ThreadLocalCluster {
    * `max_connections` and `connect_timeout`. Exactly one callback fires, unless cancelled.
    */
   tcpConnect(context: LoadBalancerContext | undefined, callbacks: TcpPoolCallbacks): Cancellable
+  /** The HTTP/1 pool for `host` (one of this cluster's hosts) on this worker. */
+  httpConnPool(host: Host): HttpConnPool
 }
 
 /** The worker's view of every cluster (Envoy's ClusterManager on a worker thread). */

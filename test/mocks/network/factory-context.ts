@@ -47,6 +47,7 @@ export function fakeFactoryContext(opts: {
     },
     runtime: runtime.snapshot,
     drainDecision: { drainClose: () => false, onDrain: () => () => {} },
+    healthCheckFailed: () => false,
     workerIndex,
     serverOptions: { drainTimeS: 600, drainStrategy: 'gradual' },
   }

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// The benchmark harness entry: `npm run bench -- [options]` (see --help and bench/README.md).
+import { killAllSync, stopAll } from './lib/child.js'
+import { helpText, parseBenchArgs, UsageError } from './lib/options.js'
+import { textReport } from './lib/report.js'
+import { runBench } from './lib/runner.js'
+
+export { runBench } from './lib/runner.js'
+export type { BenchReport } from './lib/report.js'
+
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseBenchArgs(argv)
+  } catch (err) {
+    if ((err as { code?: string }).code === 'BENCH_USAGE') {
+      process.stderr.write(`bench: ${(err as Error).message}\n`)
+      return 2
+    }
+    throw err
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(helpText())
+    return 0
+  }
+  // Ctrl-C: stop the children, then leave (the exit hook kills anything still running).
+  const onSignal = (sig: NodeJS.Signals): void => {
+    process.stderr.write(`\nbench: ${sig}, stopping everything it started\n`)
+    void stopAll(1000).finally(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  process.on('exit', killAllSync)
+
+  const log = (l: string): void => { process.stdout.write(`${l}\n`) }
+  try {
+    const report = await runBench({ options: parsed.options, log })
+    log(textReport(report))
+    log('')
+    if (report.outDir !== undefined) log(`results: ${report.outDir}/results.{json,md}`)
+    for (const p of report.profiles) log(`profile: ${p}`)
+    log(`run time ${(report.elapsedMs / 1000).toFixed(1)} s (limit ${Math.round(report.announcedLimitMs / 1000)} s)`)
+    return 0
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n`)
+      return 2
+    }
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`)
+    return 1
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2))
