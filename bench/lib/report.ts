@@ -165,7 +165,8 @@ export function headerLines(r: Pick<BenchReport, 'machine' | 'options' | 'loadTh
     `node ${m.node} (V8 ${m.v8}), ${m.platform}, kernel ${m.kernel}`,
     `cpu: ${m.cpuModel}; ${m.cores} cores available (${m.onlineCpus} online); ${(m.memTotalBytes / 2 ** 30).toFixed(1)} GiB`,
     `git: ${m.gitCommit === undefined ? 'unknown' : `${m.gitCommit}${m.gitDirty === true ? ' (dirty)' : ''}`}`,
-    `load: ${r.loadThreads} load thread(s), ${o.connections} connections; proxy workers: envoy-ts --concurrency ${o.concurrency}, node-net-pipe 1`,
+    `load: ${r.loadThreads} load thread(s), ${o.connections} connections; proxy workers: envoy-ts --concurrency ${o.concurrency}, node-net-pipe 1` +
+      (o.bufferLimit !== undefined ? `; per_connection_buffer_limit_bytes ${o.bufferLimit}` : ''),
     `pin: ${r.pin.note}`,
   ]
 }

@@ -128,20 +128,20 @@ const knownByLength: string[][] = Array.from({ length: MAX_KNOWN + 1 }, () => []
 for (const n of KNOWN_NAMES) if (n.length <= MAX_KNOWN) knownByLength[n.length]!.push(n)
 
 /**
- * The shared lower-case string for the header name in `buf[start, end)` if it is a known one
- * (compared ignoring ASCII case; the caller has checked that the bytes are tchars), else undefined.
+ * The shared lower-case string for the header name in `s[start, end)` if it is a known one
+ * (compared ignoring ASCII case; the caller has checked that the chars are tchars), else undefined.
  */
-export function lookupKnownName(buf: Uint8Array, start: number, end: number): string | undefined {
+export function lookupKnownName(s: string, start: number, end: number): string | undefined {
   const len = end - start
   if (len > MAX_KNOWN) return undefined
   const list = knownByLength[len]!
-  const first = buf[start]! | 0x20
+  const first = s.charCodeAt(start) | 0x20
   outer: for (let k = 0; k < list.length; k++) {
     const name = list[k]!
     if (name.charCodeAt(0) !== first) continue
     for (let i = 1; i < len; i++) {
       // Known names hold only [a-z0-9-]; OR-ing 0x20 folds A-Z onto a-z and leaves digits and '-'.
-      if ((buf[start + i]! | 0x20) !== name.charCodeAt(i)) continue outer
+      if ((s.charCodeAt(start + i) | 0x20) !== name.charCodeAt(i)) continue outer
     }
     return name
   }

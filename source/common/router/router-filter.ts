@@ -353,7 +353,9 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     info.upstreamHost = host.addressString
     info.upstreamHostname = host.hostname
     if (entry.autoHostRewrite && host.hostname !== '') headers.set(':authority', host.hostname)
-    this.upstream = new UpstreamRequest(this, host, cluster.httpConnPool(host))
+    const req = new UpstreamRequest(this, host)
+    this.upstream = req
+    req.start(cluster.httpConnPool(host))
   }
 
   private attemptHeaders(): HeaderMap {

@@ -35,10 +35,17 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks {
   private finished = false
   private readDisabled = 0
 
-  constructor(owner: UpstreamRequestOwner, host: Host, pool: HttpConnPool) {
+  constructor(owner: UpstreamRequestOwner, host: Host) {
     this.owner = owner
     this.host = host
-    this.pending = pool.newStream(this, {
+  }
+
+  /**
+   * Asks the pool for a stream. Separate from the constructor because a pool with an idle
+   * connection answers at once, and the owner must already know this request then.
+   */
+  start(pool: HttpConnPool): void {
+    const pending = pool.newStream(this, {
       onPoolReady: (encoder, _host, local) => {
         this.pending = undefined
         if (this.finished) {
@@ -55,6 +62,8 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks {
         if (!this.finished) this.owner.onPoolFailure(this, reason, details)
       },
     })
+    // Still waiting (the callbacks above clear it when they run first).
+    if (this.encoder === undefined && !this.finished) this.pending = pending
   }
 
   encodeHeaders(headers: HeaderMap, endStream: boolean): void {

@@ -15,7 +15,7 @@
 import type { BufferInstance } from '../../../envoy/buffer/buffer.js'
 import { BufferImpl } from '../../buffer/buffer-impl.js'
 import { HeaderMapImpl } from '../header-map-impl.js'
-import { lookupKnownName } from '../headers.js'
+import { lookupKnownName, parseContentLength } from '../headers.js'
 import type { Http1CodecStats } from './codec-stats.js'
 import { Http1ResponseCodeDetails as Details } from './codec-stats.js'
 
@@ -47,7 +47,8 @@ const CR = 13
 const LF = 10
 const SP = 32
 const HTAB = 9
-const CRLFCRLF = Buffer.from('\r\n\r\n')
+/** How much of the first slice the fast path decodes looking for a whole head. */
+const FAST_PATH_BYTES = 4096
 /** Longest chunk-size line (size and extensions) we accept. */
 const MAX_CHUNK_LINE = 4096
 
@@ -75,25 +76,8 @@ export function latin1(buf: Buffer, start: number, end: number): string {
   return nativeLatin1 !== undefined ? nativeLatin1.call(buf, start, end) : buf.toString('latin1', start, end)
 }
 
-/** 1*DIGIT (RFC 9110 §8.6), no sign, list or whitespace, at most Number.MAX_SAFE_INTEGER; else -1. */
-function parseContentLengthBytes(buf: Buffer, start: number, end: number): number {
-  if (end === start || end - start > 16) return -1
-  let v = 0
-  for (let i = start; i < end; i++) {
-    const d = buf[i]! - 48
-    if (d < 0 || d > 9) return -1
-    v = v * 10 + d
-  }
-  return v <= Number.MAX_SAFE_INTEGER ? v : -1
-}
-
-function knownMethod(buf: Buffer, len: number): string | undefined {
-  for (const m of METHODS) {
-    if (m.length !== len) continue
-    let i = 0
-    while (i < len && buf[i] === m.charCodeAt(i)) i++
-    if (i === len) return m
-  }
+function knownMethod(s: string, len: number): string | undefined {
+  for (const m of METHODS) if (m.length === len && s.startsWith(m)) return m
   return undefined
 }
 
@@ -235,10 +219,12 @@ export class Http1Parser {
         if (data.length === 1 && data.byteAt(0) === CR) return ParseResult.NeedMore
       }
       if (data.length === 0) return ParseResult.NeedMore
-      // Fast path: the whole head is in the first slice; parse it in place.
+      // Fast path: the whole head is near the start of the first slice. One decode, no copy of
+      // the Buffer, and parsing a string costs no native calls per header.
       const first = data.slices()[0]!
-      const k = first.indexOf(CRLFCRLF)
-      if (k >= 0) return this.onHead(data, first)
+      const s = latin1(first, 0, first.length < FAST_PATH_BYTES ? first.length : FAST_PATH_BYTES)
+      const k = s.indexOf('\r\n\r\n')
+      if (k >= 0) return this.onHead(data, s, k + 4)
     }
     const lf = this.scan(data, true)
     if (lf < 0) {
@@ -247,14 +233,15 @@ export class Http1Parser {
       }
       return ParseResult.NeedMore
     }
-    return this.onHead(data, data.peek(lf + 1))
+    return this.onHead(data, latin1(data.peek(lf + 1), 0, lf + 1), lf + 1)
   }
 
-  private onHead(data: BufferInstance, buf: Buffer): ParseResultValue {
+  /** Parses the head in `s[0, end)` (which ends with an empty line or has an error before it). */
+  private onHead(data: BufferInstance, s: string, end: number): ParseResultValue {
     this.headers = new HeaderMapImpl()
     this.trailers = undefined
-    let pos = this.isRequest ? this.parseRequestLine(buf) : this.parseStatusLine(buf)
-    if (pos >= 0) pos = this.parseFields(buf, pos, this.headers, false)
+    let pos = this.isRequest ? this.parseRequestLine(s, end) : this.parseStatusLine(s, end)
+    if (pos >= 0) pos = this.parseFields(s, pos, end, this.headers, false)
     if (pos < 0) return ParseResult.Error
     data.drain(pos)
     this.scanPos = this.lineStart = this.lines = 0
@@ -285,95 +272,100 @@ export class Http1Parser {
   }
 
   /** `method SP request-target SP HTTP-version CRLF`; returns the offset after it or -1. */
-  private parseRequestLine(buf: Buffer): number {
+  private parseRequestLine(s: string, end: number): number {
     let i = 0
-    while (TCHAR[buf[i]!]! > 0) i++
-    if (i === 0 || buf[i] !== SP) return this.bad(400, Details.HttpCodecError, 'invalid method')
-    this.method = knownMethod(buf, i) ?? latin1(buf, 0, i)
+    while (i < end && TCHAR[s.charCodeAt(i)]! > 0) i++
+    if (i === 0 || s.charCodeAt(i) !== SP) return this.bad(400, Details.HttpCodecError, 'invalid method')
+    this.method = knownMethod(s, i) ?? s.substring(0, i)
     const u = i + 1
     let j = u
-    while (TARGET[buf[j]!] === 1) j++
-    if (j === u || buf[j] !== SP) return this.bad(400, Details.HttpCodecError, 'invalid request target')
-    this.url = latin1(buf, u, j)
+    while (j < end && TARGET[s.charCodeAt(j)] === 1) j++
+    if (j === u || s.charCodeAt(j) !== SP) return this.bad(400, Details.HttpCodecError, 'invalid request target')
+    this.url = s.substring(u, j)
     this.headerBytes = j - u
-    const v = this.parseVersion(buf, j + 1)
-    if (v < 0 || buf[v] !== CR || buf[v + 1] !== LF) return this.bad(400, Details.HttpCodecError, 'invalid HTTP version')
+    const v = this.parseVersion(s, j + 1, end)
+    if (v < 0 || s.charCodeAt(v) !== CR || s.charCodeAt(v + 1) !== LF) {
+      return this.bad(400, Details.HttpCodecError, 'invalid HTTP version')
+    }
     return v + 2
   }
 
   /** `HTTP-version SP 3DIGIT SP [reason-phrase] CRLF` (a missing SP before an empty reason is tolerated). */
-  private parseStatusLine(buf: Buffer): number {
-    const v = this.parseVersion(buf, 0)
-    if (v < 0 || buf[v] !== SP) return this.bad(400, Details.HttpCodecError, 'invalid status line')
-    const d0 = buf[v + 1]! - 48
-    const d1 = buf[v + 2]! - 48
-    const d2 = buf[v + 3]! - 48
-    if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) {
+  private parseStatusLine(s: string, end: number): number {
+    const v = this.parseVersion(s, 0, end)
+    if (v < 0 || s.charCodeAt(v) !== SP) return this.bad(400, Details.HttpCodecError, 'invalid status line')
+    const d0 = s.charCodeAt(v + 1) - 48
+    const d1 = s.charCodeAt(v + 2) - 48
+    const d2 = s.charCodeAt(v + 3) - 48
+    if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
       return this.bad(400, Details.HttpCodecError, 'invalid status code')
     }
     this.statusCode = d0 * 100 + d1 * 10 + d2
     let i = v + 4
-    if (buf[i] === SP) {
+    if (s.charCodeAt(i) === SP) {
       i++
-      while (VALUE[buf[i]!] === 1) i++
+      while (i < end && VALUE[s.charCodeAt(i)] === 1) i++
     }
-    if (buf[i] !== CR || buf[i + 1] !== LF) return this.bad(400, Details.HttpCodecError, 'invalid status line')
+    if (s.charCodeAt(i) !== CR || s.charCodeAt(i + 1) !== LF) return this.bad(400, Details.HttpCodecError, 'invalid status line')
     this.headers.add(':status', String(this.statusCode))
     return i + 2
   }
 
   /** `HTTP/d.d` at `at`; returns the offset after it or -1. */
-  private parseVersion(buf: Buffer, at: number): number {
-    if (buf[at] !== 72 || buf[at + 1] !== 84 || buf[at + 2] !== 84 || buf[at + 3] !== 80 || buf[at + 4] !== 47) return -1
-    const major = buf[at + 5]! - 48
-    const minor = buf[at + 7]! - 48
-    if (major < 0 || major > 9 || buf[at + 6] !== 46 || minor < 0 || minor > 9) return -1
+  private parseVersion(s: string, at: number, end: number): number {
+    if (at + 8 > end || !s.startsWith('HTTP/', at)) return -1
+    const major = s.charCodeAt(at + 5) - 48
+    const minor = s.charCodeAt(at + 7) - 48
+    if (!(major >= 0 && major <= 9 && minor >= 0 && minor <= 9) || s.charCodeAt(at + 6) !== 46) return -1
     this.majorVersion = major
     this.minorVersion = minor
     return at + 8
   }
 
   /**
-   * Field lines up to and including the empty line; `map` undefined parses and checks without
-   * keeping (trailers when they are disabled). Returns the offset after the empty line or -1.
+   * Field lines of `s[start, end)` up to and including the empty line; `map` undefined parses
+   * and checks without keeping (trailers when disabled). Returns the offset after the empty line or -1.
    */
-  private parseFields(buf: Buffer, start: number, map: HeaderMapImpl | undefined, trailers: boolean): number {
+  private parseFields(s: string, start: number, end: number, map: HeaderMapImpl | undefined, trailers: boolean): number {
     const opts = this.opts
     const underscores = this.isRequest ? opts.headersWithUnderscores : 'ALLOW'
     let pos = start
     let count = 0
     let bytes = trailers ? 0 : this.headerBytes
     for (;;) {
-      const lf = buf.indexOf(LF, pos)
-      if (lf < 0) return this.bad(400, Details.HttpCodecError, 'unterminated header block')
-      if (lf === pos || buf[lf - 1] !== CR) return this.bad(400, Details.HttpCodecError, 'bare LF in header block')
-      const eol = lf - 1
-      if (eol === pos) {
+      if (pos >= end) return this.bad(400, Details.HttpCodecError, 'unterminated header block')
+      let c = s.charCodeAt(pos)
+      if (c === CR) {
+        if (s.charCodeAt(pos + 1) !== LF) return this.bad(400, Details.HttpCodecError, 'bare CR in header block')
         if (!trailers) this.headerBytes = bytes
-        return lf + 1
+        return pos + 2
       }
-      let c = buf[pos]!
       if (c === SP || c === HTAB) return this.bad(400, Details.HttpCodecError, 'obsolete line folding')
       let i = pos
       let flags = 0
-      for (; i < eol; i++) {
-        const t = TCHAR[(c = buf[i]!)]!
+      for (; i < end; i++) {
+        const t = TCHAR[(c = s.charCodeAt(i))]!
         if (t === 0) break
         flags |= t
       }
-      // Also rejects whitespace between the name and the colon (RFC 9112 §5.1).
-      if (i === pos || c !== 58) return this.bad(400, Details.HttpCodecError, 'invalid header name')
-      const nameStart = pos
-      const nameEnd = i
-      let vs = i + 1
-      while (vs < eol && (buf[vs] === SP || buf[vs] === HTAB)) vs++
-      let ve = vs
-      for (let j = vs; j < eol; j++) {
-        c = buf[j]!
-        if (VALUE[c] === 0) return this.bad(400, Details.InvalidCharacters, 'header value contains invalid chars')
-        if (c !== SP && c !== HTAB) ve = j + 1
+      // Also rejects whitespace between the name and the colon (RFC 9112 §5.1) and bare LFs.
+      if (i === pos || i === end || c !== 58) {
+        return this.bad(400, Details.HttpCodecError, c === LF ? 'bare LF in header block' : 'invalid header name')
       }
-      pos = lf + 1
+      const nameEnd = i++
+      while (i < end && ((c = s.charCodeAt(i)) === SP || c === HTAB)) i++
+      const vs = i
+      while (i < end && VALUE[(c = s.charCodeAt(i))] === 1) i++
+      if (i === end) return this.bad(400, Details.HttpCodecError, 'unterminated header block')
+      if (c !== CR) {
+        if (c === LF) return this.bad(400, Details.HttpCodecError, 'bare LF in header block')
+        return this.bad(400, Details.InvalidCharacters, 'header value contains invalid chars')
+      }
+      if (s.charCodeAt(i + 1) !== LF) return this.bad(400, Details.InvalidCharacters, 'header value contains invalid chars')
+      let ve = i
+      while (ve > vs && ((c = s.charCodeAt(ve - 1)) === SP || c === HTAB)) ve--
+      const nameStart = pos
+      pos = i + 2
       if ((flags & 4) !== 0 && underscores !== 'ALLOW') {
         if (underscores === 'DROP_HEADER') {
           this.stats?.droppedHeadersWithUnderscores.inc()
@@ -390,14 +382,14 @@ export class Http1Parser {
         return this.bad(431, Details.HeadersTooLarge, `${trailers ? 'trailers' : 'headers'} size exceeds limit`)
       }
       if (map === undefined) continue
-      const known = lookupKnownName(buf, nameStart, nameEnd)
-      const name = known ?? ((flags & 2) !== 0 ? latin1(buf, nameStart, nameEnd).toLowerCase() : latin1(buf, nameStart, nameEnd))
-      const value = vs === ve ? '' : latin1(buf, vs, ve)
+      const known = lookupKnownName(s, nameStart, nameEnd)
+      const name = known ?? ((flags & 2) !== 0 ? s.substring(nameStart, nameEnd).toLowerCase() : s.substring(nameStart, nameEnd))
+      const value = vs === ve ? '' : s.substring(vs, ve)
       if (known !== undefined && !trailers) {
         if (known === 'content-length') {
           // Envoy (disallow_multiple_content_length) rejects any repeat, even an identical one.
           if (this.contentLength >= 0) return this.bad(400, Details.HttpCodecError, 'duplicate Content-Length')
-          const n = parseContentLengthBytes(buf, vs, ve)
+          const n = parseContentLength(value)
           if (n < 0) return this.bad(400, Details.HttpCodecError, 'invalid Content-Length')
           this.contentLength = n
         } else if (known === 'transfer-encoding') {
@@ -408,8 +400,7 @@ export class Http1Parser {
           this.upgrade = value
         } else if (known === 'host' && this.isRequest) {
           // HTTP/1 Host is the request's :authority (Envoy keeps one header for both).
-          this.hostCount++
-          if (this.hostCount === 1) map.add(':authority', value)
+          if (++this.hostCount === 1) map.add(':authority', value)
           continue
         }
       }
@@ -463,7 +454,7 @@ export class Http1Parser {
       return ParseResult.NeedMore
     }
     const map = this.opts.enableTrailers ? new HeaderMapImpl() : undefined
-    if (this.parseFields(data.peek(lf + 1), 0, map, true) < 0) return ParseResult.Error
+    if (this.parseFields(latin1(data.peek(lf + 1), 0, lf + 1), 0, lf + 1, map, true) < 0) return ParseResult.Error
     data.drain(lf + 1)
     this.trailers = map !== undefined && map.size > 0 ? map : undefined
     this.reset()
