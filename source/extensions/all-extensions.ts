@@ -1,6 +1,11 @@
 import type { Registry } from '../envoy/registry/registry.js'
 import { setup as setupFileAccessLog } from './access-loggers/file/config.js'
 import { setup as setupStreamAccessLogs } from './access-loggers/stream/config.js'
+import { setup as setupBuffer } from './filters/http/buffer/config.js'
+import { setup as setupCors } from './filters/http/cors/config.js'
+import { setup as setupFault } from './filters/http/fault/config.js'
+import { setup as setupHealthCheck } from './filters/http/health-check/config.js'
+import { setup as setupHttpLocalRateLimit } from './filters/http/local-ratelimit/config.js'
 import { setup as setupRouter } from './filters/http/router/config.js'
 import { setup as setupProxyProtocol } from './filters/listener/proxy-protocol/config.js'
 import { setup as setupConnectionLimit } from './filters/network/connection-limit/config.js'
@@ -27,4 +32,9 @@ const BUILT_INS: ReadonlyArray<(r: Registry) => void> = [
   setupProxyProtocol,
   setupHttpConnectionManager,
   setupRouter,
+  setupHealthCheck,
+  setupCors,
+  setupFault,
+  setupHttpLocalRateLimit,
+  setupBuffer,
 ]

@@ -169,6 +169,11 @@ export class ActiveTcpListener {
       socket.destroy()
       return
     }
+    // Bytes the listener filters read but did not consume go back into the socket, so that the
+    // connection reads them like any others (read-disable, byte counts), as Envoy leaves them in
+    // the kernel. Handed over as initial data instead, a filter that stops and later continues
+    // (tcp_proxy, once its upstream is up) would not see them until more bytes arrived.
+    if (r.data.length > 0) socket.unshift(Buffer.concat(r.data.slices()))
     const id = newConnectionId()
     const info = new StreamInfoImpl({
       downstreamLocalAddress: addressToString(r.localAddress),
@@ -186,7 +191,6 @@ export class ActiveTcpListener {
       streamInfo: info,
       log: this.log,
       bufferLimit: this.listener.perConnectionBufferLimitBytes,
-      initialData: r.data,
       onFilterException: () => {
         this.stats.filterException.inc()
         this.stats.envoyBugs.inc()

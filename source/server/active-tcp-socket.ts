@@ -111,6 +111,9 @@ export class ActiveTcpSocket implements ListenerFilterCallbacks {
     if (this.socket.listenerCount('data') === 0) {
       this.socket.on('data', this.onData)
       this.socket.on('end', this.onEnd)
+      // The listener paused the socket on accept; a 'data' listener alone does not restart an
+      // explicitly paused stream.
+      this.socket.resume()
     }
   }
 

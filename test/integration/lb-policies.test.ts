@@ -61,10 +61,21 @@ async function upstreams(t: TestContext, n: number): Promise<Upstream[]> {
   return ups
 }
 
-async function envoyFor(t: TestContext, config: string, args: string[] = []): Promise<{ envoy: EnvoyProcess; port: number }> {
+/**
+ * Starts envoy-ts for test `t`; at the end of the test the client sockets in `held` are closed
+ * first (SIGTERM drains: envoy-ts waits for open connections), then the process is stopped.
+ */
+async function envoyFor(t: TestContext, config: string, args: string[] = []): Promise<{ envoy: EnvoyProcess; port: number; held: net.Socket[] }> {
   const envoy = await startEnvoy({ config, args })
-  t.after(() => envoy.stop())
-  return { envoy, port: await listenerPort(envoy, 'tcp_in') }
+  const held: net.Socket[] = []
+  t.after(async () => {
+    for (const s of held) s.destroy()
+    // A failed test may leave a connection we did not track; do not let the drain hang the run.
+    const kill = setTimeout(() => envoy.child.kill('SIGKILL'), 5000)
+    await envoy.stop()
+    clearTimeout(kill)
+  })
+  return { envoy, port: await listenerPort(envoy, 'tcp_in'), held }
 }
 
 /** Connects (from `localAddress` if given) and reads the greeting: which host the proxy picked. */
@@ -101,12 +112,16 @@ async function distribution(port: number, n: number, hosts: number, localAddress
   return counts
 }
 
-/** Opens `n` connections one after another and keeps them open (the proxy sees each one active before the next). */
-async function hold(port: number, n: number, held: Array<{ host: number; socket: net.Socket }>): Promise<number[]> {
+/**
+ * Opens `n` connections one after another and keeps them open (the proxy sees each one active
+ * before the next); adds them to `held` and, by host, to `byHost`. Returns the count per host.
+ */
+async function hold(port: number, n: number, held: net.Socket[], byHost: net.Socket[][] = [[], [], []]): Promise<number[]> {
   const counts = new Array<number>(3).fill(0)
   for (let i = 0; i < n; i++) {
     const c = await open(port)
-    held.push(c)
+    held.push(c.socket)
+    byHost[c.host]!.push(c.socket)
     counts[c.host]!++
   }
   return counts
@@ -133,9 +148,7 @@ describe('load-balancing policies through tcp_proxy', () => {
 
   it('LEAST_REQUEST (choice_count 2) keeps held connections close to balanced', async (t) => {
     const ups = await upstreams(t, 3)
-    const { port } = await envoyFor(t, bootstrap({ clusters: [clusterYaml('backend', 'LEAST_REQUEST', [{ endpoints: ups }])] }))
-    const held: Array<{ host: number; socket: net.Socket }> = []
-    t.after(() => { for (const c of held) c.socket.destroy() })
+    const { port, held } = await envoyFor(t, bootstrap({ clusters: [clusterYaml('backend', 'LEAST_REQUEST', [{ endpoints: ups }])] }))
     const counts = await hold(port, 60, held)
     // Two random choices (with replacement) over three hosts: a spread above 12 happens about
     // once in a million runs; RANDOM would exceed it in about one run out of six.
@@ -146,14 +159,13 @@ describe('load-balancing policies through tcp_proxy', () => {
 
   it('LEAST_REQUEST with choice_count 3 scans every host: exact balance, and a busy host gets nothing while others are idle', async (t) => {
     const ups = await upstreams(t, 3)
-    const { envoy, port } = await envoyFor(t, bootstrap({
+    const { envoy, port, held } = await envoyFor(t, bootstrap({
       clusters: [clusterYaml('backend', 'LEAST_REQUEST', [{ endpoints: ups }], '    least_request_lb_config: { choice_count: 3 }')],
     }))
-    const held: Array<{ host: number; socket: net.Socket }> = []
-    t.after(() => { for (const c of held) c.socket.destroy() })
-    assert.deepEqual(await hold(port, 60, held), [20, 20, 20])
+    const byHost: net.Socket[][] = [[], [], []]
+    assert.deepEqual(await hold(port, 60, held, byHost), [20, 20, 20])
     // Hosts 1 and 2 go idle; host 0 keeps its 20.
-    for (const c of held.filter((c) => c.host !== 0)) c.socket.destroy()
+    for (const s of [...byHost[1]!, ...byHost[2]!]) s.destroy()
     await waitForStat(envoy, 'cluster.backend.upstream_rq_active', (v) => v === 20)
     assert.deepEqual(await hold(port, 40, held), [0, 20, 20])
     assert.equal(await statValue(envoy, 'cluster.backend.upstream_rq_active'), 60)

@@ -64,10 +64,21 @@ ${clusters !== '' ? `  clusters:${clusters}` : ''}
 
 const chain = (filters: string, match = ''): string => `    - ${match !== '' ? `filter_chain_match: ${match}\n      ` : ''}filters:${filters}`
 
-async function envoyFor(t: TestContext, config: string, args: string[] = []): Promise<{ envoy: EnvoyProcess; port: number }> {
+/**
+ * Starts envoy-ts for test `t`; at the end of the test the client sockets in `held` are closed
+ * first (SIGTERM drains: envoy-ts waits for open connections), then the process is stopped.
+ */
+async function envoyFor(t: TestContext, config: string, args: string[] = []): Promise<{ envoy: EnvoyProcess; port: number; held: net.Socket[] }> {
   const envoy = await startEnvoy({ config, args })
-  t.after(() => envoy.stop())
-  return { envoy, port: await listenerPort(envoy, 'in') }
+  const held: net.Socket[] = []
+  t.after(async () => {
+    for (const s of held) s.destroy()
+    // A failed test may leave a connection we did not track; do not let the drain hang the run.
+    const kill = setTimeout(() => envoy.child.kill('SIGKILL'), 5000)
+    await envoy.stop()
+    clearTimeout(kill)
+  })
+  return { envoy, port: await listenerPort(envoy, 'in'), held }
 }
 
 /** Connects, writes `data`, and resolves once it has come back (the connection stays open). */
@@ -117,8 +128,9 @@ async function throughProxyProtocol(port: number, header: string | Buffer, paylo
 
 describe('network filters', () => {
   it('echo: returns every byte, and answers a half-close with the rest and a FIN', async (t) => {
-    const { envoy, port } = await envoyFor(t, bootstrap({ chains: chain(ECHO) }))
+    const { envoy, port, held } = await envoyFor(t, bootstrap({ chains: chain(ECHO) }))
     const s = await echoed(port, 'ping')
+    held.push(s)
     // 1 MiB both ways at once, byte-exact.
     const big = crypto.randomBytes(1024 * 1024)
     const back = readBytes(s, big.length)
@@ -142,12 +154,11 @@ describe('network filters', () => {
           max_connections: 2`
     // exact_balance hands each connection to the least loaded worker, so the rejected ones land
     // on workers that hold none of the accepted ones: a per-worker count would let them in.
-    const { envoy, port } = await envoyFor(t, bootstrap({
+    const { envoy, port, held } = await envoyFor(t, bootstrap({
       chains: chain(limit + ECHO),
       listenerExtra: '    connection_balance_config: { exact_balance: {} }',
     }), ['--concurrency', '4'])
-    const held = [await echoed(port, 'one'), await echoed(port, 'two')]
-    t.after(() => { for (const s of held) s.destroy() })
+    held.push(await echoed(port, 'one'), await echoed(port, 'two'))
     const rejected = await Promise.all(Array.from({ length: 3 }, () => roundTrip(port, 'over')))
     assert.deepEqual(rejected.map((r) => r.data.length), [0, 0, 0], 'the 3rd to 5th connections are closed unanswered')
     assert.equal(await waitForStat(envoy, 'connection_limit.cl.limited_connections', (v) => v >= 3), 3)
@@ -263,13 +274,13 @@ describe('network filters', () => {
     })
 
     it('continue_on_listener_filters_timeout lets a silent client through after the timeout', async (t) => {
-      const { envoy, port } = await envoyFor(t, bootstrap({
+      const { envoy, port, held } = await envoyFor(t, bootstrap({
         listenerExtra: `    listener_filters_timeout: 0.2s\n    continue_on_listener_filters_timeout: true${PROXY_PROTOCOL('        allow_requests_without_proxy_protocol: false')}`,
         chains: chain(ECHO),
       }))
       const started = Date.now()
       const s = await connect(port)
-      t.after(() => s.destroy())
+      held.push(s)
       s.on('error', () => {})
       // The connection reaches its filter chain only once the listener filters time out.
       await waitForStat(envoy, 'listener.in.downstream_cx_total', (v) => v === 1)

@@ -295,7 +295,11 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
       },
       addAccessLogHandler: (h) => handlers.push(h),
     }
-    for (const entry of this.owner.config.filters) this.guard(() => entry.factory(callbacks))
+    for (const entry of this.owner.config.filters) {
+      fm.installingName = entry.name
+      this.guard(() => entry.factory(callbacks))
+    }
+    fm.installingName = undefined
     if (this.owner.config.flushAccessLogOnNewRequest) this.emitAccessLogs('DownstreamStart')
   }
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
+import { BufferImpl } from '../buffer/buffer-impl.js'
 import type { BufferInstance } from '../../envoy/buffer/buffer.js'
 import type { ResponseEncoder, ServerConnection, ServerConnectionCallbacks } from '../../envoy/http/codec.js'
 import type { Connection, ConnectionEvent } from '../../envoy/network/connection.js'
@@ -31,6 +32,8 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
   private closing = false
   private idleTimer: NodeJS.Timeout | undefined
   private durationTimer: NodeJS.Timeout | undefined
+  /** `request_headers_timeout`: armed while a request's header bytes are arriving. */
+  private headersTimer: NodeJS.Timeout | undefined
   private unsubscribeDrain: (() => void) | undefined
   private readonly start = performance.now()
 
@@ -81,6 +84,10 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
         this.closeConnection('FlushWriteAndDelay')
         return FilterStatus.StopIteration
       }
+      // Part of a request's headers is buffered in the codec: it must complete in time.
+      if (data.length > 0 && !this.codec.hasActiveStream() && this.headersTimer === undefined && this.config.requestHeadersTimeoutMs > 0) {
+        this.headersTimer = setTimeout(() => this.onRequestHeadersTimeout(), this.config.requestHeadersTimeoutMs)
+      }
     } else if (data.length > 0) {
       data.drain(data.length)
     }
@@ -101,6 +108,10 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
   // Http.ServerConnectionCallbacks
 
   newStream(encoder: ResponseEncoder): ActiveStream {
+    if (this.headersTimer !== undefined) {
+      clearTimeout(this.headersTimer)
+      this.headersTimer = undefined
+    }
     if (this.idleTimer !== undefined) {
       clearTimeout(this.idleTimer)
       this.idleTimer = undefined
@@ -170,8 +181,10 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
   private clearTimers(): void {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
     if (this.durationTimer !== undefined) clearTimeout(this.durationTimer)
+    if (this.headersTimer !== undefined) clearTimeout(this.headersTimer)
     this.idleTimer = undefined
     this.durationTimer = undefined
+    this.headersTimer = undefined
     this.unsubscribeDrain?.()
     this.unsubscribeDrain = undefined
   }
@@ -183,6 +196,21 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
     const conn = this.connection as Connection & { setDelayedCloseTimeout?: (ms: number) => void }
     conn.setDelayedCloseTimeout?.(this.config.delayedCloseTimeoutMs)
     conn.close(type)
+  }
+
+  /**
+   * The request headers did not arrive in time (slowloris). There is no stream yet to carry a
+   * local reply, so Envoy's 408 goes out as it is, and the connection closes.
+   */
+  private onRequestHeadersTimeout(): void {
+    this.headersTimer = undefined
+    if (this.closing) return
+    this.config.stats.downstream_rq_header_timeout.inc()
+    const body = 'request header timeout'
+    const head = `HTTP/1.1 408 Request Timeout\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\n` +
+      `connection: close\r\nserver: ${this.config.serverName}\r\n\r\n`
+    this.connection.write(new BufferImpl(head + body), false)
+    this.closeConnection('FlushWriteAndDelay')
   }
 
   private onIdleTimeout(): void {

@@ -45,6 +45,8 @@ type Direction = 'decode' | 'encode'
 
 /** Per-filter iteration state. */
 class ActiveFilter {
+  /** The `http_filters` entry name this filter was installed under (per-route config key). */
+  configName: string | undefined
   headersCalled = false
   headersContinued = false
   stoppedAll = false
@@ -67,7 +69,11 @@ class ActiveFilter {
   route(): Route | undefined { return this.manager.owner.route() }
   clearRouteCache(): void { this.manager.owner.clearRouteCache() }
   resetStream(): void { this.manager.owner.resetStream() }
-  perFilterConfig<T>(name: string): T | undefined { return this.manager.owner.perFilterConfig(name) as T | undefined }
+  perFilterConfig<T>(name: string): T | undefined {
+    const owner = this.manager.owner
+    const byEntry = this.configName !== undefined ? owner.perFilterConfig(this.configName) : undefined
+    return (byEntry ?? (name !== this.configName ? owner.perFilterConfig(name) : undefined)) as T | undefined
+  }
   dispatch(fn: () => void): void { this.manager.owner.guard(fn) }
   get log(): Logger { return this.manager.owner.log }
 }
@@ -149,6 +155,8 @@ export class FilterManager {
   readonly owner: FilterManagerOwner
   readonly decoders: ActiveDecoderFilter[] = []
   readonly encoders: ActiveEncoderFilter[] = []
+  /** Set while an `http_filters` entry's factory installs its filters. */
+  installingName: string | undefined
   readonly decodeState: DirectionState = newState()
   readonly encodeState: DirectionState = newState()
   decoderLimit: number
@@ -162,6 +170,7 @@ export class FilterManager {
 
   addDecoderFilter(f: StreamDecoderFilter): void {
     const a = new ActiveDecoderFilter(this, this.decoders.length, f)
+    a.configName = this.installingName
     this.decoders.push(a)
     f.setDecoderFilterCallbacks(a)
   }
@@ -169,6 +178,7 @@ export class FilterManager {
   /** Encoder filters run in reverse order of addition. */
   addEncoderFilter(f: StreamEncoderFilter): void {
     const a = new ActiveEncoderFilter(this, 0, f)
+    a.configName = this.installingName
     this.encoders.unshift(a)
     this.encoders.forEach((e, i) => { (e as { index: number }).index = i })
     f.setEncoderFilterCallbacks(a)
@@ -358,12 +368,27 @@ export class FilterManager {
     for (let i = from; i < list.length; i++) {
       if (this.destroyed) return
       const f = list[i]!
-      if (!f.headersContinued || (s.buffered !== undefined && s.buffered.length > 0 && s.bufferedAt <= i)) return
+      // Trailers wait where the headers (or a StopAll) are still held.
+      if (!f.headersCalled || (f.stoppedAll && !f.headersContinued)) return
       const status: string = this.call(() => dir === 'decode'
-          ? (f as ActiveDecoderFilter).filter.decodeTrailers(s.trailers!)
-          : (f as ActiveEncoderFilter).filter.encodeTrailers(s.trailers!), FilterTrailersStatus.Continue)
+        ? (f as ActiveDecoderFilter).filter.decodeTrailers(s.trailers!)
+        : (f as ActiveEncoderFilter).filter.encodeTrailers(s.trailers!), FilterTrailersStatus.Continue)
       f.endStreamSeen = true
       if (this.destroyed || status !== FilterTrailersStatus.Continue) return
+      // Continuing past trailers releases whatever this filter still held, in order.
+      if (!f.headersContinued) {
+        f.headersContinued = true
+        this.runHeadersAfter(dir, i)
+        if (this.destroyed) return
+      }
+      if (s.buffered !== undefined && s.bufferedAt === i) {
+        const held = s.buffered
+        s.buffered = undefined
+        s.bufferedAt = -1
+        this.releaseOverLimit(dir)
+        this.runData(dir, i + 1, held, false)
+        if (this.destroyed || (s.buffered !== undefined && s.bufferedAt > i)) return
+      }
     }
     if (this.destroyed) return
     if (dir === 'encode') this.owner.encodeTrailersToCodec(s.trailers!)

@@ -9,7 +9,7 @@ import type { HeaderMap } from '../../../envoy/http/header-map.js'
 import type { Connection } from '../../../envoy/network/connection.js'
 import { BufferImpl } from '../../buffer/buffer-impl.js'
 import { HeaderMapImpl } from '../header-map-impl.js'
-import { hasToken, isConnectionUpgrade } from '../headers.js'
+import { hasToken } from '../headers.js'
 
 /** Reason phrases (Envoy's CodeUtility::toString). */
 const REASONS: Record<number, string> = {
@@ -47,26 +47,47 @@ function statusLine(code: number, http10: boolean): string {
   return line
 }
 
+/** What one pass over a header map found besides the serialized lines (reused: single-threaded, synchronous). */
+const scanned = { lines: '', contentLength: false, upgrade: false, connection: undefined as string | undefined }
+
 /**
- * `name: value\r\n` for every regular header; `:authority` becomes `host`, other pseudo-headers,
- * `transfer-encoding` (the codec owns framing) and `skip` are left out. Values with CR, LF or NUL
- * are dropped rather than written: they would split the message.
+ * `name: value\r\n` for every regular header, in one pass that also notes the framing headers.
+ * `:authority` becomes `host`; other pseudo-headers, `transfer-encoding` (the codec owns framing)
+ * and `connection` (written by the caller, see `scanned.connection`) are left out. Values with
+ * CR, LF or NUL are dropped rather than written: they would split the message.
  */
-function headerLines(headers: HeaderMap, skip: string | undefined): string {
-  let s = ''
+function serialize(headers: HeaderMap): typeof scanned {
+  scanned.lines = ''
+  scanned.contentLength = scanned.upgrade = false
+  scanned.connection = undefined
   if (headers instanceof HeaderMapImpl) {
-    for (let i = 0; i < headers.size; i++) s += headerLine(headers.nameAt(i), headers.valueAt(i), skip)
+    for (let i = 0; i < headers.size; i++) serializeOne(headers.nameAt(i), headers.valueAt(i))
   } else {
-    headers.forEach((n, v) => (s += headerLine(n, v, skip)))
+    headers.forEach(serializeOne)
   }
-  return s
+  return scanned
 }
 
-function headerLine(name: string, value: string, skip: string | undefined): string {
-  if (name.charCodeAt(0) === 58 /* : */) return name === ':authority' ? `host: ${value}\r\n` : ''
-  if (name === 'transfer-encoding' || name === skip) return ''
-  if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) return ''
-  return `${name}: ${value}\r\n`
+function serializeOne(name: string, value: string): void {
+  if (name.charCodeAt(0) === 58 /* : */) {
+    if (name === ':authority') scanned.lines += `host: ${value}\r\n`
+    return
+  }
+  if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) return
+  switch (name) {
+    case 'transfer-encoding':
+      return
+    case 'connection':
+      scanned.connection = scanned.connection === undefined ? value : `${scanned.connection}, ${value}`
+      return
+    case 'content-length':
+      scanned.contentLength = true
+      break
+    case 'upgrade':
+      scanned.upgrade = true
+      break
+  }
+  scanned.lines += `${name}: ${value}\r\n`
 }
 
 export interface ResponseHeadOptions {
@@ -93,16 +114,14 @@ export interface Framing {
 
 /** Serializes a response head; returns how its body must be framed. */
 export function encodeResponseHead(out: Http1Output, headers: HeaderMap, o: ResponseHeadOptions): Framing {
+  const h = serialize(headers)
   const status = o.status
-  const hasLength = headers.has('content-length')
   const bodiless = status < 200 || status === 204 || status === 304
-  const noBody = o.isHead || bodiless
-  const connectTunnel = o.isConnect && status >= 200 && status < 300
-  const upgrade = status === 101 || isConnectionUpgrade(headers)
-  let close = o.close && !upgrade
+  const upgrade = status === 101 || (h.upgrade && hasToken(h.connection, 'upgrade'))
+  let close = (o.close && !upgrade) || hasToken(h.connection, 'close')
   let chunked = false
   let framing = ''
-  if (hasLength || bodiless || connectTunnel) {
+  if (h.contentLength || bodiless || (o.isConnect && status >= 200 && status < 300)) {
     // As given; 1xx/204/304 have no body, a CONNECT tunnel is not a message body.
   } else if (o.endStream && !o.isHead) {
     framing = 'content-length: 0\r\n'
@@ -114,20 +133,17 @@ export function encodeResponseHead(out: Http1Output, headers: HeaderMap, o: Resp
     framing = 'transfer-encoding: chunked\r\n'
     chunked = !upgrade && !o.isHead
   }
-  if (close || hasToken(headers.get('connection'), 'close')) {
-    close = true
-    framing += 'connection: close\r\n'
-  } else if (o.keepAlive10) {
-    framing += 'connection: keep-alive\r\n'
-  }
-  const skip = framing.length > 0 && !upgrade && (close || o.keepAlive10) ? 'connection' : undefined
-  out.addString(statusLine(status, o.http10) + headerLines(headers, skip) + framing + '\r\n')
-  return { chunked, noBody, close }
+  if (close) framing += 'connection: close\r\n'
+  else if (o.keepAlive10) framing += 'connection: keep-alive\r\n'
+  else if (h.connection !== undefined) framing += `connection: ${h.connection}\r\n`
+  out.addString(statusLine(status, o.http10) + h.lines + framing + '\r\n')
+  // After a 101 the bytes belong to the new protocol: they pass through unframed.
+  return { chunked, noBody: (o.isHead || bodiless) && status !== 101, close }
 }
 
 /** `100 Continue` and friends: no framing headers, no body. */
 export function encodeInformationalHead(out: Http1Output, headers: HeaderMap, status: number): void {
-  out.addString(statusLine(status, false) + headerLines(headers, 'content-length') + '\r\n')
+  out.addString(statusLine(status, false) + serialize(headers).lines + '\r\n')
 }
 
 /** Methods whose requests carry no body unless framed explicitly (Envoy's requestShouldHaveNoBody). */
@@ -138,17 +154,18 @@ export function encodeRequestHead(out: Http1Output, headers: HeaderMap, endStrea
   const method = headers.get(':method') ?? 'GET'
   const isConnect = method === 'CONNECT'
   const target = isConnect ? (headers.get(':authority') ?? '') : (headers.get(':path') ?? '/')
-  let framing = ''
+  const h = serialize(headers)
+  let framing = h.connection === undefined ? '' : `connection: ${h.connection}\r\n`
   let chunked = false
-  if (headers.has('content-length') || isConnect || isConnectionUpgrade(headers)) {
+  if (h.contentLength || isConnect || (h.upgrade && hasToken(h.connection, 'upgrade'))) {
     // Explicit length, or raw bytes after the head (tunnels and upgrades are not chunked).
   } else if (endStream) {
-    if (!BODILESS_METHODS.has(method)) framing = 'content-length: 0\r\n'
+    if (!BODILESS_METHODS.has(method)) framing += 'content-length: 0\r\n'
   } else {
-    framing = 'transfer-encoding: chunked\r\n'
+    framing += 'transfer-encoding: chunked\r\n'
     chunked = true
   }
-  out.addString(`${method} ${target} HTTP/1.1\r\n${headerLines(headers, undefined)}${framing}\r\n`)
+  out.addString(`${method} ${target} HTTP/1.1\r\n${h.lines}${framing}\r\n`)
   return { chunked, noBody: false, close: false }
 }
 
@@ -162,7 +179,7 @@ export function encodeBody(out: Http1Output, data: BufferInstance, chunked: bool
 
 /** Ends a chunked body: the last chunk, trailers (if any and enabled) and the final CRLF. */
 export function encodeLastChunk(out: Http1Output, trailers: HeaderMap | undefined): void {
-  out.addString(trailers === undefined ? '0\r\n\r\n' : `0\r\n${headerLines(trailers, undefined)}\r\n`)
+  out.addString(trailers === undefined ? '0\r\n\r\n' : `0\r\n${serialize(trailers).lines}\r\n`)
 }
 
 /** Small messages are copied into one Buffer: one write, one syscall. */

@@ -345,7 +345,7 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
       return true
     }
     // absolute-form: scheme "://" authority [path-abempty] ["?" query]
-    const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#@]+)([^#]*)$/.exec(url)
+    const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#@]+)((?:[/?][^#]*)?)$/.exec(url)
     if (m === null) return this.fail(400, Details.InvalidUrl)
     const scheme = m[1]!.toLowerCase()
     if (scheme !== 'http' && scheme !== 'https') return this.fail(400, Details.InvalidScheme)

@@ -131,27 +131,32 @@ export class CorsFilter implements StreamFilter {
     this.origin = headers.get('origin') ?? ''
     if (this.origin === '') return FilterHeadersStatus.Continue
 
-    const preflight = headers.get(':method') === 'OPTIONS' && (headers.get('access-control-request-method') ?? '') !== ''
-    if (!this.isOriginAllowed(this.origin)) {
-      this.config.stats.origin_invalid.inc()
-      if (!enabled || !preflight || this.forwardNotMatchingPreflights()) return FilterHeadersStatus.Continue
-      // A preflight we will not allow, answered without any CORS header (Envoy ≥ 1.30).
-      this.decoder!.sendLocalReply(200, '', CORS_RESPONSE_DETAILS)
-      return FilterHeadersStatus.StopIteration
-    }
-    this.config.stats.origin_valid.inc()
+    const allowed = this.isOriginAllowed(this.origin)
+    if (allowed) this.config.stats.origin_valid.inc()
+    else this.config.stats.origin_invalid.inc()
     if (!enabled) return FilterHeadersStatus.Continue
-    this.isCorsRequest = true
-    if (!preflight) return FilterHeadersStatus.Continue
+    // The response of a request from an origin that did not match is left alone.
+    this.isCorsRequest = allowed
+    const requestMethod = headers.get('access-control-request-method') ?? ''
+    if (headers.get(':method') !== 'OPTIONS' || requestMethod === '') return FilterHeadersStatus.Continue
 
+    // A preflight. One from an origin that does not match goes upstream unless
+    // `forward_not_matching_preflights` is false; then it is answered here without allow-origin.
+    if (!allowed && this.forwardNotMatchingPreflights()) return FilterHeadersStatus.Continue
+    const requestHeaders = headers.get('access-control-request-headers') ?? ''
     const privateNetwork = headers.get('access-control-request-private-network') === 'true'
     this.decoder!.sendLocalReply(200, '', CORS_RESPONSE_DETAILS, (h) => {
-      h.set('access-control-allow-origin', this.origin)
+      if (allowed) h.set('access-control-allow-origin', this.origin)
       if (this.allowCredentials()) h.set('access-control-allow-credentials', 'true')
+      // `*` echoes what the preflight asks for.
       const methods = this.first((p) => p.allowMethods)
-      if (methods !== '') h.set('access-control-allow-methods', methods)
+      if (methods !== '') h.set('access-control-allow-methods', methods === '*' ? requestMethod : methods)
       const allowHeaders = this.first((p) => p.allowHeaders)
-      if (allowHeaders !== '') h.set('access-control-allow-headers', allowHeaders)
+      if (allowHeaders === '*') {
+        if (requestHeaders !== '') h.set('access-control-allow-headers', requestHeaders)
+      } else if (allowHeaders !== '') {
+        h.set('access-control-allow-headers', allowHeaders)
+      }
       const maxAge = this.first((p) => p.maxAge)
       if (maxAge !== '') h.set('access-control-max-age', maxAge)
       if (privateNetwork && this.firstSet((p) => p.allowPrivateNetworkAccess) === true) h.set('access-control-allow-private-network', 'true')

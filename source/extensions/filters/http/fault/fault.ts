@@ -221,11 +221,7 @@ export class FaultFilter implements StreamFilter {
     if (this.delayTimer !== undefined) this.config.timers.clearTimeout(this.delayTimer)
     this.delayTimer = undefined
     this.limiter?.destroy()
-    if (this.faultActive) {
-      this.faultActive = false
-      Atomics.sub(this.config.activeFaults, 0, 1)
-      this.config.stats.active_faults.dec()
-    }
+    this.releaseActiveFault()
   }
 
   // Http.StreamEncoderFilter
@@ -286,7 +282,7 @@ export class FaultFilter implements StreamFilter {
     const d = this.settings.delay
     if (d === undefined) return undefined
     const percentage = d.fixedMs === undefined ? headerPercentage(headers, FaultHeaders.delayPercentage, d.percentage) : d.percentage
-    if (!this.enabled('delay.fixed_percent', this.settings.runtimeKeys.delayPercent, percentage)) return undefined
+    if (!this.enabled('delay.fixed_delay_percent', this.settings.runtimeKeys.delayPercent, percentage)) return undefined
     const configured = d.fixedMs ?? headerUint(headers, FaultHeaders.delay)
     if (configured === undefined) return undefined
     let ms = this.runtime().getInteger(this.settings.runtimeKeys.delayDuration, configured)
@@ -365,8 +361,20 @@ export class FaultFilter implements StreamFilter {
   private postDelayInjection(): void {
     this.delayTimer = undefined
     const { http, grpc } = this.abortStatus(this.requestHeaders!)
-    if (http !== undefined) this.abortWithStatus(http, grpc)
-    else this.decoder!.continueDecoding()
+    if (http !== undefined) {
+      this.abortWithStatus(http, grpc)
+      return
+    }
+    // The delay is over: unless a response rate limit is configured, the fault is no longer active.
+    if (this.settings.responseRateLimit === undefined) this.releaseActiveFault()
+    this.decoder!.continueDecoding()
+  }
+
+  private releaseActiveFault(): void {
+    if (!this.faultActive) return
+    this.faultActive = false
+    Atomics.sub(this.config.activeFaults, 0, 1)
+    this.config.stats.active_faults.dec()
   }
 
   private abortWithStatus(http: number, grpc: number | undefined): void {
@@ -375,9 +383,16 @@ export class FaultFilter implements StreamFilter {
     cb.streamInfo().setResponseFlag(ResponseFlag.FaultInjected)
     this.setMetadata()
     const isGrpc = (this.requestHeaders?.get('content-type') ?? '').startsWith('application/grpc')
-    cb.sendLocalReply(http, FAULT_ABORT_BODY, FAULT_ABORT_DETAILS, grpc === undefined || !isGrpc ? undefined : (h) => {
-      // Envoy's sendLocalReply takes the gRPC status; ours gets it through the headers.
+    if (grpc === undefined || !isGrpc) {
+      cb.sendLocalReply(http, FAULT_ABORT_BODY, FAULT_ABORT_DETAILS)
+      return
+    }
+    // A trailers-only gRPC answer. Envoy's sendLocalReply takes the gRPC status; ours has no
+    // such parameter, so the filter shapes the reply itself.
+    cb.sendLocalReply(http, '', FAULT_ABORT_DETAILS, (h) => {
+      h.set('content-type', 'application/grpc')
       h.set('grpc-status', String(grpc))
+      h.set('grpc-message', FAULT_ABORT_BODY)
     })
   }
 

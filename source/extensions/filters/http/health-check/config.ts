@@ -43,7 +43,8 @@ export function createHealthCheckConfig(
     .map(([name, p]) => {
       const v = Number(p?.value ?? 0)
       if (!(v >= 0 && v <= 100)) throw invalid(path, `cluster_min_healthy_percentages["${name}"].value`, 'value must be inside range [0, 100]')
-      return [name, v] as const
+      // Envoy compares against the whole-number part.
+      return [name, Math.floor(v)] as const
     })
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   const cache = c.pass_through_mode && cacheTimeMs > 0

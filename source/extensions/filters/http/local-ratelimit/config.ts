@@ -1,15 +1,16 @@
 import { ErrorCode } from '../../../../common/errors/codes.js'
 import { ConfigError } from '../../../../common/errors/envoy-ts-error.js'
 import { durationToMs } from '../../../../common/protobuf/duration.js'
-import type { HeaderValueOption, RuntimeFractionalPercent } from '../../../../common/protobuf/generated/envoy/config/core/v3.js'
+import type { RuntimeFractionalPercent } from '../../../../common/protobuf/generated/envoy/config/core/v3.js'
 import type { LocalRateLimit } from '../../../../common/protobuf/generated/envoy/extensions/filters/http/local_ratelimit/v3.js'
 import type { StatusCode } from '../../../../common/protobuf/generated/envoy/type/v3.js'
+import { HeaderParser } from '../../../../common/router/header-parser.js'
 import { sharedInt32 } from '../../../../common/shared/shared-counters.js'
 import { HTTP_FILTERS, type HttpFilterFactoryContext, type NamedHttpFilterConfigFactory } from '../../../../envoy/http/filter.js'
 import type { Registry } from '../../../../envoy/registry/registry.js'
 import { type Clock, SHARED_TOKEN_BUCKET_SLOTS } from '../../network/local-ratelimit/shared-token-bucket.js'
 import {
-  type HeaderOp, LOCAL_RATELIMIT_FILTER_NAME, LocalRateLimitFilter, type LocalRateLimitFilterConfig, LocalRateLimitSettings,
+  LOCAL_RATELIMIT_FILTER_NAME, LocalRateLimitFilter, type LocalRateLimitFilterConfig, LocalRateLimitSettings,
   type RuntimeFraction, type TokenBucketParams, httpLocalRateLimitStats, markPerRoute,
 } from './local-ratelimit.js'
 
@@ -50,24 +51,6 @@ function runtimeFraction(f: RuntimeFractionalPercent | undefined, path: string, 
   const numerator = Number(f.default_value?.numerator ?? 0)
   if (!Number.isInteger(numerator) || numerator < 0) throw invalid(path, `${field}.default_value.numerator`, 'value must be a non-negative integer')
   return { runtimeKey: f.runtime_key ?? '', numerator, denominator }
-}
-
-function headerOps(list: readonly HeaderValueOption[] | undefined, path: string, field: string): HeaderOp[] {
-  return (list ?? []).map((o, i) => {
-    const p = `${field}[${i}]`
-    const h = o.header
-    if (h === undefined) throw invalid(path, `${p}.header`, 'value is required')
-    const key = (h.key ?? '').toLowerCase()
-    if (key === '') throw invalid(path, `${p}.header.key`, 'value length must be at least 1 characters')
-    const value = h.value !== undefined && h.value !== '' ? h.value : h.raw_value ? Buffer.from(h.raw_value, 'base64').toString('latin1') : ''
-    // TODO: formatter commands (%REQ(...)% and friends) need the router's HeaderParser; static values cover the filter's use.
-    if (value.includes('%')) throw invalid(path, `${p}.header.value`, 'formatter commands (%...%) are not supported yet here')
-    if (o.append !== undefined && o.append_action !== undefined && o.append_action !== 'APPEND_IF_EXISTS_OR_ADD') {
-      throw invalid(path, p, 'Both append and append_action are set and it\'s not allowed')
-    }
-    const action = o.append !== undefined ? (o.append ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD') : o.append_action ?? 'APPEND_IF_EXISTS_OR_ADD'
-    return { key, value, action, keepEmptyValue: o.keep_empty_value ?? false }
-  })
 }
 
 function tokenBucket(c: LocalRateLimit, path: string): TokenBucketParams | undefined {
@@ -116,8 +99,9 @@ export function createLocalRateLimitSettings(
     perDownstreamConnection: c.local_rate_limit_per_downstream_connection ?? false,
     filterEnabled: runtimeFraction(c.filter_enabled, path, 'filter_enabled'),
     filterEnforced: runtimeFraction(c.filter_enforced, path, 'filter_enforced'),
-    requestHeadersToAddWhenNotEnforced: headerOps(c.request_headers_to_add_when_not_enforced, path, 'request_headers_to_add_when_not_enforced'),
-    responseHeadersToAdd: headerOps(c.response_headers_to_add, path, 'response_headers_to_add'),
+    // Envoy's HeaderParser: values may use format operators (%DOWNSTREAM_REMOTE_ADDRESS%, ...).
+    requestHeadersToAddWhenNotEnforced: new HeaderParser(c.request_headers_to_add_when_not_enforced ?? [], [], `${path}.request_headers_to_add_when_not_enforced`),
+    responseHeadersToAdd: new HeaderParser(c.response_headers_to_add ?? [], [], `${path}.response_headers_to_add`),
     xRateLimitHeaders: xrl === 'DRAFT_VERSION_03',
     ...(opts.now !== undefined ? { now: opts.now } : {}),
   })

@@ -1,3 +1,4 @@
+import type { HeaderParser } from '../../../../common/router/header-parser.js'
 import type { BufferInstance } from '../../../../envoy/buffer/buffer.js'
 import {
   FilterDataStatus, type FilterDataStatusValue, FilterHeadersStatus, type FilterHeadersStatusValue, FilterTrailersStatus,
@@ -57,34 +58,6 @@ function fractionEnabled(runtime: RuntimeSnapshot, f: RuntimeFraction, draw: num
   return draw % denominator < numerator
 }
 
-/** One compiled `HeaderValueOption` with a static value. */
-export interface HeaderOp {
-  readonly key: string
-  readonly value: string
-  readonly action: 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS'
-  readonly keepEmptyValue: boolean
-}
-
-export function applyHeaderOps(headers: HeaderMap, ops: readonly HeaderOp[]): void {
-  for (const op of ops) {
-    if (op.value === '' && !op.keepEmptyValue) continue
-    switch (op.action) {
-      case 'APPEND_IF_EXISTS_OR_ADD':
-        headers.add(op.key, op.value)
-        break
-      case 'ADD_IF_ABSENT':
-        headers.setIfAbsent(op.key, op.value)
-        break
-      case 'OVERWRITE_IF_EXISTS_OR_ADD':
-        headers.set(op.key, op.value)
-        break
-      case 'OVERWRITE_IF_EXISTS':
-        if (headers.has(op.key)) headers.set(op.key, op.value)
-        break
-    }
-  }
-}
-
 /** The token bucket's shape, for the x-ratelimit headers and per-connection buckets. */
 export interface TokenBucketParams {
   readonly maxTokens: number
@@ -134,8 +107,8 @@ export class LocalRateLimitSettings {
   readonly status: number
   readonly filterEnabled: RuntimeFraction | undefined
   readonly filterEnforced: RuntimeFraction | undefined
-  readonly requestHeadersToAddWhenNotEnforced: readonly HeaderOp[]
-  readonly responseHeadersToAdd: readonly HeaderOp[]
+  readonly requestHeadersToAddWhenNotEnforced: HeaderParser
+  readonly responseHeadersToAdd: HeaderParser
   readonly xRateLimitHeaders: boolean
   private readonly shared: RateLimitBucket | undefined
   private readonly perConnection: TokenBucketParams | undefined
@@ -152,8 +125,8 @@ export class LocalRateLimitSettings {
     perDownstreamConnection: boolean
     filterEnabled: RuntimeFraction | undefined
     filterEnforced: RuntimeFraction | undefined
-    requestHeadersToAddWhenNotEnforced: readonly HeaderOp[]
-    responseHeadersToAdd: readonly HeaderOp[]
+    requestHeadersToAddWhenNotEnforced: HeaderParser
+    responseHeadersToAdd: HeaderParser
     xRateLimitHeaders: boolean
     now?: Clock
   }) {
@@ -251,13 +224,13 @@ export class LocalRateLimitFilter implements StreamFilter {
     }
     s.stats.rate_limited.inc()
     if (!s.enforced(this.config.random())) {
-      applyHeaderOps(headers, s.requestHeadersToAddWhenNotEnforced)
+      s.requestHeadersToAddWhenNotEnforced.evaluateHeaders(headers, cb.streamInfo())
       return FilterHeadersStatus.Continue
     }
     s.stats.enforced.inc()
     cb.streamInfo().setResponseFlag(ResponseFlag.RateLimited)
     cb.sendLocalReply(s.status, LOCAL_RATE_LIMITED, LOCAL_RATE_LIMITED, (h) => {
-      applyHeaderOps(h, s.responseHeadersToAdd)
+      s.responseHeadersToAdd.evaluateHeaders(h, cb.streamInfo())
       h.set('x-envoy-ratelimited', 'true')
     })
     return FilterHeadersStatus.StopIteration

@@ -108,6 +108,7 @@ describe('cors filter', () => {
     assert.equal(stream.forwarded, false)
     assert.equal(stream.localReply?.code, 200)
     assert.equal(stream.downstream.headers?.has('access-control-allow-origin'), false)
+    assert.equal(stream.downstream.headers?.get('access-control-allow-methods'), 'GET, POST')
     // A non-matching simple request still goes through.
     const simple = setupStream(fakeRoute({ perFilterConfig: { [NAME]: build(policy({ forward_not_matching_preflights: false })) } })).stream
     simple.decodeHeaders({ ':method': 'GET', ':path': '/', origin: 'https://evil.example' }, true)
@@ -158,6 +159,13 @@ describe('cors filter', () => {
     const vhostOnly = setupStream(fakeRoute({ virtualHostPerFilterConfig: { [NAME]: build(policy()) } }))
     vhostOnly.stream.decodeHeaders(preflight(), true)
     assert.equal(vhostOnly.stream.localReply?.code, 200)
+  })
+
+  it('allow_methods / allow_headers "*" echo what the preflight asks for', () => {
+    const { stream } = setupStream(fakeRoute({ perFilterConfig: { [NAME]: build(policy({ allow_methods: '*', allow_headers: '*' })) } }))
+    stream.decodeHeaders(preflight(ORIGIN, { 'access-control-request-headers': 'x-a, x-b' }), true)
+    assert.equal(stream.downstream.headers?.get('access-control-allow-methods'), 'POST')
+    assert.equal(stream.downstream.headers?.get('access-control-allow-headers'), 'x-a, x-b')
   })
 
   it('a matcher that accepts "*" allows any origin', () => {

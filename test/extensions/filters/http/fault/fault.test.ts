@@ -173,6 +173,14 @@ describe('fault filter: aborts', () => {
     s.decodeHeaders(grpc, false)
     assert.equal(s.localReply?.code, 200)
     assert.equal(s.downstream.headers?.get('grpc-status'), '14')
+    assert.equal(s.downstream.headers?.get('grpc-message'), 'fault filter abort')
+    assert.equal(s.downstream.headers?.get('content-type'), 'application/grpc')
+    assert.equal(s.downstream.bodyText, '')
+    assert.equal(s.downstream.ended, true)
+    // Not a gRPC request: a plain 200 with the abort body (Envoy ignores the gRPC status then).
+    const plain = fixed.open()
+    plain.decodeHeaders(REQ, true)
+    assert.deepEqual([plain.localReply?.code, plain.downstream.bodyText], [200, 'fault filter abort'])
 
     const header = harness(fault({ abort: { header_abort: {}, percentage: ALL } }))
     const t = header.open()
@@ -199,6 +207,8 @@ describe('fault filter: delays', () => {
     assert.equal(s.upstream.bodyText, 'hello')
     assert.equal(s.upstream.ended, true)
     assert.equal(s.dispatched, 1)
+    // The delay is over: no longer an active fault.
+    assert.equal(h.gauge('active_faults'), 0)
     s.destroy()
     assert.equal(h.gauge('active_faults'), 0)
   })
@@ -318,6 +328,16 @@ describe('fault filter: scoping and limits', () => {
     const u = h.open()
     u.decodeHeaders({ ...REQ, 'x-envoy-downstream-service-cluster': 'frontend' }, true)
     assert.equal(u.forwarded, true)
+
+    const delays = harness(fault({ delay: { fixed_delay: '1s', percentage: ALL } }))
+    delays.runtime.values.set('fault.http.backend.delay.fixed_delay_percent', '0')
+    const v = delays.open()
+    v.decodeHeaders({ ...REQ, 'x-envoy-downstream-service-cluster': 'backend' }, true)
+    assert.equal(v.forwarded, true)
+    const w = delays.open()
+    w.decodeHeaders({ ...REQ, 'x-envoy-downstream-service-cluster': 'web' }, true)
+    assert.equal(w.forwarded, false)
+    assert.equal(delays.counter('web.delays_injected'), 1)
 
     const quiet = harness(fault({ abort: { http_status: 503, percentage: ALL }, disable_downstream_cluster_stats: true }))
     quiet.open().decodeHeaders({ ...REQ, 'x-envoy-downstream-service-cluster': 'frontend' }, true)

@@ -107,7 +107,7 @@ describe('http local_ratelimit config', () => {
     expectInvalid(config({ local_cluster_rate_limit: {} }), /local_cluster_rate_limit: not supported yet/)
     expectInvalid(config({ rate_limited_as_resource_exhausted: true }), /rate_limited_as_resource_exhausted: not supported yet/)
     expectInvalid(config({ status: { code: 'Empty' } }), /status\.code/)
-    expectInvalid(config({ response_headers_to_add: [{ header: { key: 'x-ip', value: '%DOWNSTREAM_REMOTE_ADDRESS%', raw_value: '' }, append_action: 'APPEND_IF_EXISTS_OR_ADD', keep_empty_value: false }] }), /response_headers_to_add\[0\]\.header\.value: formatter/)
+    expectInvalid(config({ response_headers_to_add: [{ header: { key: 'x-ip', value: '%BOGUS%', raw_value: '' }, append_action: 'APPEND_IF_EXISTS_OR_ADD', keep_empty_value: false }] }), /response_headers_to_add\[0\]\.header\.value: /)
     const noBucket = config()
     delete noBucket.token_bucket
     expectInvalid(noBucket, /token_bucket: local rate limit token bucket must be set for per filter configs/, true)
@@ -125,7 +125,10 @@ describe('http local_ratelimit filter', () => {
 
   it('lets max_tokens requests through, then answers 429 (RL) with the configured headers; refills', () => {
     const h = harness(config({
-      response_headers_to_add: [{ header: { key: 'x-local-rate-limit', value: 'true', raw_value: '' }, append: false, append_action: 'APPEND_IF_EXISTS_OR_ADD', keep_empty_value: false }],
+      response_headers_to_add: [
+        { header: { key: 'x-local-rate-limit', value: 'true', raw_value: '' }, append: false, append_action: 'APPEND_IF_EXISTS_OR_ADD', keep_empty_value: false },
+        { header: { key: 'x-client', value: '%DOWNSTREAM_REMOTE_ADDRESS%', raw_value: '' }, append_action: 'APPEND_IF_EXISTS_OR_ADD', keep_empty_value: false },
+      ],
     }))
     assert.equal(h.send().forwarded, true)
     assert.equal(h.send().forwarded, true)
@@ -135,6 +138,7 @@ describe('http local_ratelimit filter', () => {
     assert.equal(limited.streamInfo.hasResponseFlag(ResponseFlag.RateLimited), true)
     assert.equal(limited.downstream.headers?.get('x-local-rate-limit'), 'true')
     assert.equal(limited.downstream.headers?.get('x-envoy-ratelimited'), 'true')
+    assert.equal(limited.downstream.headers?.get('x-client'), '10.0.0.1:40000')
     assert.deepEqual(['enabled', 'ok', 'rate_limited', 'enforced'].map((n) => h.stat(n)), [3, 2, 1, 1])
     h.clock.now += 1000
     assert.equal(h.send().forwarded, true)
