@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { BufferImpl } from '../common/buffer/buffer-impl.js'
 import { addressFromSocket } from '../common/network/address-impl.js'
-import { ConnectionImpl, newConnectionId } from '../common/network/connection-impl.js'
+import { ConnectionImpl, newConnectionId, type SocketLike } from '../common/network/connection-impl.js'
+import type { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
 import { StreamInfoImpl } from '../common/stream-info/stream-info-impl.js'
 import { type Address, addressToString } from '../envoy/network/address.js'
 import type { Connection } from '../envoy/network/connection.js'
@@ -17,6 +18,8 @@ export type WorkerSocket =
   | { kind: 'fd'; fd: number }
   /** Main accepts and hands over each connection's descriptor (exact balance, pipes). */
   | { kind: 'handoff' }
+  /** An internal listener: no socket; connections come from this worker's registry. */
+  | { kind: 'internal' }
 
 interface ListenerStats {
   cxTotal: Counter
@@ -51,6 +54,7 @@ export class ActiveTcpListener {
   private readonly stats: ListenerStats
   private readonly connections = new Set<Connection>()
   private server: net.Server | undefined
+  private internal: InternalListenerRegistry | undefined
   private onEmpty: (() => void) | undefined
 
   constructor(listener: ListenerImpl, workerIndex: number, rootScope: Scope, log: Logger) {
@@ -79,8 +83,13 @@ export class ActiveTcpListener {
   }
 
   /** Starts accepting on `socket`; resolves once listening. */
-  start(socket: WorkerSocket): Promise<void> {
+  start(socket: WorkerSocket, internal?: InternalListenerRegistry): Promise<void> {
     if (socket.kind === 'handoff') return Promise.resolve()
+    if (socket.kind === 'internal') {
+      this.internal = internal
+      internal?.register(this.listener.name, (s, local, remote) => this.onAccept(s, local, remote))
+      return Promise.resolve()
+    }
     const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onAccept(s))
     server.on('error', (err) => this.log.error({ listener: this.listener.name, err }, 'listener socket error'))
     this.server = server
@@ -102,6 +111,8 @@ export class ActiveTcpListener {
 
   /** Stops accepting; open connections go on. */
   stopListening(): Promise<void> {
+    this.internal?.unregister(this.listener.name)
+    this.internal = undefined
     const server = this.server
     this.server = undefined
     if (server === undefined) return Promise.resolve()
@@ -122,9 +133,10 @@ export class ActiveTcpListener {
     for (const c of [...this.connections]) c.close('NoFlush', 'listener_closed')
   }
 
-  private onAccept(socket: net.Socket): void {
-    const local = addressFromSocket(socket.localAddress, socket.localPort)
-    const remote = addressFromSocket(socket.remoteAddress, socket.remotePort)
+  private onAccept(socket: SocketLike, localAddress?: Address, remoteAddress?: Address): void {
+    const tcp = socket as net.Socket
+    const local = localAddress ?? addressFromSocket(tcp.localAddress, tcp.localPort)
+    const remote = remoteAddress ?? addressFromSocket(tcp.remoteAddress, tcp.remotePort)
     socket.on('error', () => {})
     const filters = this.listener.listenerFilterFactories
     if (filters.length === 0) {
@@ -143,6 +155,8 @@ export class ActiveTcpListener {
           socket.destroy()
           return
         }
+        // Envoy counts a timeout even when continue_on_listener_filters_timeout lets it through.
+        if (r.timedOut === true) this.stats.preCxTimeout.inc()
         this.newConnection(socket, r, remote)
       })
     try {
@@ -155,7 +169,7 @@ export class ActiveTcpListener {
     }
   }
 
-  private newConnection(socket: net.Socket, r: ListenerFilterResult, directRemote: Address): void {
+  private newConnection(socket: SocketLike, r: ListenerFilterResult, directRemote: Address): void {
     const chain = this.listener.filterChainManager.findFilterChain({
       destinationPort: r.localAddress.kind === 'ip' ? r.localAddress.port : 0,
       destinationIp: ipOf(r.localAddress),

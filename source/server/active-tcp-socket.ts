@@ -1,4 +1,4 @@
-import type net from 'node:net'
+import type { SocketLike } from '../common/network/connection-impl.js'
 import { BufferImpl } from '../common/buffer/buffer-impl.js'
 import type { Address } from '../envoy/network/address.js'
 import { FilterStatus } from '../envoy/network/filter.js'
@@ -11,6 +11,8 @@ export interface ListenerFilterResult {
   /** Bytes read by the filters and not consumed: the connection's first read. */
   data: BufferImpl
   dynamicMetadata: Record<string, Record<string, unknown>>
+  /** Set when the filters timed out and `continue_on_listener_filters_timeout` let it through. */
+  timedOut?: boolean
 }
 
 /**
@@ -21,7 +23,7 @@ export class ActiveTcpSocket implements ListenerFilterCallbacks {
   localAddress: Address
   remoteAddress: Address
   readonly directRemoteAddress: Address
-  private readonly socket: net.Socket
+  private readonly socket: SocketLike
   private readonly filters: ListenerFilter[]
   private readonly buffer = new BufferImpl()
   private readonly metadata: Record<string, Record<string, unknown>> = {}
@@ -33,7 +35,7 @@ export class ActiveTcpSocket implements ListenerFilterCallbacks {
   private readonly onData = (chunk: Buffer): void => this.receive(chunk)
   private readonly onEnd = (): void => this.finish({ error: 'remote_close' })
 
-  constructor(socket: net.Socket, local: Address, remote: Address, filters: ListenerFilter[], timeoutMs: number,
+  constructor(socket: SocketLike, local: Address, remote: Address, filters: ListenerFilter[], timeoutMs: number,
     continueOnTimeout: boolean, onDone: ActiveTcpSocket['onDone']) {
     this.socket = socket
     this.localAddress = local
@@ -42,7 +44,7 @@ export class ActiveTcpSocket implements ListenerFilterCallbacks {
     this.filters = filters
     this.onDone = onDone
     if (timeoutMs > 0) {
-      this.timer = setTimeout(() => (continueOnTimeout ? this.succeed() : this.finish({ error: 'timeout' })), timeoutMs)
+      this.timer = setTimeout(() => (continueOnTimeout ? this.succeed(true) : this.finish({ error: 'timeout' })), timeoutMs)
     }
   }
 
@@ -122,8 +124,8 @@ export class ActiveTcpSocket implements ListenerFilterCallbacks {
     this.runFilters()
   }
 
-  private succeed(): void {
-    this.finish({ localAddress: this.localAddress, remoteAddress: this.remoteAddress, data: this.buffer, dynamicMetadata: this.metadata })
+  private succeed(timedOut = false): void {
+    this.finish({ localAddress: this.localAddress, remoteAddress: this.remoteAddress, data: this.buffer, dynamicMetadata: this.metadata, timedOut })
   }
 
   private finish(r: Parameters<ActiveTcpSocket['onDone']>[0]): void {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
 import type { Scope } from '../envoy/stats/stats.js'
 import { ActiveTcpListener, type WorkerSocket } from './active-tcp-listener.js'
 import type { ListenerImpl } from './listener-impl.js'
@@ -13,16 +14,19 @@ export class ConnectionHandlerImpl {
   private readonly scope: Scope
   private readonly log: Logger
 
-  constructor(workerIndex: number, scope: Scope, log: Logger) {
+  private readonly internal: InternalListenerRegistry
+
+  constructor(workerIndex: number, scope: Scope, log: Logger, internal: InternalListenerRegistry) {
     this.workerIndex = workerIndex
     this.scope = scope
     this.log = log
+    this.internal = internal
   }
 
   async addListener(listener: ListenerImpl, socket: WorkerSocket): Promise<void> {
     const active = new ActiveTcpListener(listener, this.workerIndex, this.scope, this.log)
     this.listeners.set(listener.name, active)
-    await active.start(socket)
+    await active.start(socket, this.internal)
   }
 
   /** A connection main accepted for `listener` (exact balance, pipes). */

@@ -34,7 +34,8 @@ function socketMode(l: Listener): SocketMode {
 interface Managed {
   impl: ListenerImpl
   path: string
-  factory: ListenSocketFactoryImpl
+  /** Undefined for internal listeners: they have no socket. */
+  factory: ListenSocketFactoryImpl | undefined
   stopped: boolean
 }
 
@@ -63,11 +64,7 @@ export class ListenerManagerImpl {
       const path = `static_resources.listeners[${i}]`
       try {
         const impl = new ListenerImpl(config, path, ctx)
-        if (impl.address.kind === 'internal') {
-          errors.push(`${path}.internal_listener: internal listeners are not supported yet`)
-          return
-        }
-        const factory = new ListenSocketFactoryImpl(config.name, impl.address, socketMode(config), ctx.log)
+        const factory = impl.address.kind === 'internal' ? undefined : new ListenSocketFactoryImpl(config.name, impl.address, socketMode(config), ctx.log)
         this.managed.push({ impl, path, factory, stopped: false })
       } catch (err) {
         const e = err as { errors?: string[]; message: string }
@@ -80,8 +77,12 @@ export class ListenerManagerImpl {
   /** Binds every listener. Throws ETS_ERR_LISTENER_BIND naming the listener and address. */
   async bindAll(target: HandoffTarget): Promise<void> {
     for (const m of this.managed) {
-      await m.factory.bind((fd) => this.handoff(m, fd, target))
       this.stats.added.inc()
+      if (m.factory === undefined) {
+        this.log.info({ listener: m.impl.name }, 'internal listener')
+        continue
+      }
+      await m.factory.bind((fd) => this.handoff(m, fd, target))
       this.log.info({ listener: m.impl.name, address: this.addressText(m), mode: m.factory.mode }, 'listener bound')
     }
     this.stats.active.set(this.managed.length)
@@ -89,7 +90,11 @@ export class ListenerManagerImpl {
 
   /** The listeners worker `index` should serve now (fresh descriptors each call). */
   workerListeners(): WorkerListener[] {
-    return this.managed.filter((m) => !m.stopped).map((m) => ({ config: m.impl.config, path: m.path, socket: m.factory.socketForWorker() }))
+    return this.managed.filter((m) => !m.stopped).map((m) => ({
+      config: m.impl.config,
+      path: m.path,
+      socket: m.factory === undefined ? { kind: 'internal' } : m.factory.socketForWorker(),
+    }))
   }
 
   onWorkerListenersCreated(count: number): void {
@@ -98,7 +103,7 @@ export class ListenerManagerImpl {
 
   statuses(): ListenerStatus[] {
     return this.managed.map((m) => {
-      const a = m.factory.address()
+      const a = m.factory?.address() ?? m.impl.address
       if (a.kind === 'ip') return { name: m.impl.name, localAddress: { address: a.ip, port: a.port } }
       if (a.kind === 'pipe') return { name: m.impl.name, localAddress: { pipe: a.path } }
       return { name: m.impl.name, localAddress: { internal: a.listenerName } }
@@ -115,7 +120,7 @@ export class ListenerManagerImpl {
     for (const m of this.managed) {
       if (m.stopped || !names.includes(m.impl.name)) continue
       m.stopped = true
-      await m.factory.close()
+      await m.factory?.close()
       this.stats.stopped.inc()
     }
     this.stats.active.set(this.managed.filter((m) => !m.stopped).length)
@@ -126,7 +131,7 @@ export class ListenerManagerImpl {
   }
 
   private addressText(m: Managed): string {
-    const a = m.factory.address()
+    const a = m.factory?.address() ?? m.impl.address
     return a.kind === 'ip' ? (a.family === 6 ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`) : a.kind === 'pipe' ? a.path : a.listenerName
   }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { AccessLogManagerImpl } from '../common/access-log/access-log-manager-impl.js'
 import { loadExtensionModules, RegistryImpl } from '../common/config/registry-impl.js'
 import { LogContext } from '../common/logger/logger.js'
+import { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
 import { CpuProfiler } from '../common/profiler/cpu-profiler.js'
 import { RuntimeSnapshotImpl } from '../common/runtime/runtime-impl.js'
 import { importSharedCounters } from '../common/shared/shared-counters.js'
@@ -36,6 +37,8 @@ export class WorkerThread {
   private readonly clusterManager: ThreadLocalClusterManagerImpl
   private readonly accessLogs: AccessLogManagerImpl
   private readonly handler: ConnectionHandlerImpl
+  /** This worker's internal listeners, reached in process by name. */
+  private readonly internalListeners: InternalListenerRegistry
   private readonly drain: DrainDecisionImpl
   private readonly drainState: DrainState
   private readonly profiler = new CpuProfiler()
@@ -55,7 +58,8 @@ export class WorkerThread {
       log: this.logs.child('upstream'),
     })
     this.accessLogs = new AccessLogManagerImpl(data.serverOptions.fileFlushIntervalMsec, this.logs.child('file'))
-    this.handler = new ConnectionHandlerImpl(data.index, this.store, this.logs.child('conn_handler'))
+    this.internalListeners = new InternalListenerRegistry(this.logs.child('connection'))
+    this.handler = new ConnectionHandlerImpl(data.index, this.store, this.logs.child('conn_handler'), this.internalListeners)
     this.drainState = new DrainState(data.drainState)
     this.drain = new DrainDecisionImpl(this.drainState)
     this.runtime = new RuntimeSnapshotImpl(new Map(Object.entries(data.runtime)))

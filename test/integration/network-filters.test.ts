@@ -100,6 +100,16 @@ function readToEnd(s: net.Socket): Promise<Buffer> {
   })
 }
 
+/** Resolves when the peer has closed its side: a FIN (`'end'`, our sockets allow half-open) or a reset. */
+function peerClosed(s: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.readableEnded || s.destroyed) resolve()
+    s.once('end', () => resolve())
+    s.once('close', () => resolve())
+    s.resume()
+  })
+}
+
 function v1Header(src: string, dst: string, sport: number, dport: number): string {
   return `PROXY TCP4 ${src} ${dst} ${sport} ${dport}\r\n`
 }
@@ -259,14 +269,15 @@ describe('network filters', () => {
     })
 
     it('listener_filters_timeout closes a client that never sends and counts downstream_pre_cx_timeout', async (t) => {
-      const { envoy, port } = await envoyFor(t, bootstrap({
+      const { envoy, port, held } = await envoyFor(t, bootstrap({
         listenerExtra: `    listener_filters_timeout: 0.2s${PROXY_PROTOCOL()}`,
         chains: chain(ECHO),
       }))
       const started = Date.now()
       const s = await connect(port)
+      held.push(s)
       s.on('error', () => {})
-      await closed(s)
+      await peerClosed(s)
       const waited = Date.now() - started
       assert.ok(waited >= 150 && waited < 3000, `closed after ${waited} ms`)
       assert.equal(await waitForStat(envoy, 'listener.in.downstream_pre_cx_timeout', (v) => v >= 1), 1)

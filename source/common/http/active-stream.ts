@@ -351,7 +351,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
       return false
     }
     const r = mutateRequestHeaders(headers, this.owner.connection, cfg, isUpgrade)
-    if (r.remoteIp !== undefined && cfg.useRemoteAddress === false && headers.has('x-forwarded-for')) {
+    if (r.remoteIp !== undefined && r.fromXff) {
       this.streamInfo.downstreamRemoteAddress = r.remoteIp.includes(':') ? `[${r.remoteIp}]:0` : `${r.remoteIp}:0`
     }
     this.internal = r.internal

@@ -20,6 +20,8 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-en
 export interface MutateResult {
   /** The client address to trust (for `%DOWNSTREAM_REMOTE_ADDRESS%` and `source_ip` hashing). */
   remoteIp: string | undefined
+  /** True when `remoteIp` came from `x-forwarded-for` rather than the connection. */
+  fromXff: boolean
   internal: boolean
 }
 
@@ -46,6 +48,7 @@ export function mutateRequestHeaders(headers: HeaderMap, connection: Connection,
   const hops = config.xffNumTrustedHops
   let finalIp: string | undefined
   let singleAddress: boolean
+  let fromXff: boolean
   if (config.useRemoteAddress) {
     const before = lastXffAddresses(headers.get('x-forwarded-for'))
     if (remoteIp !== undefined && !config.skipXffAppend) {
@@ -53,12 +56,15 @@ export function mutateRequestHeaders(headers: HeaderMap, connection: Connection,
     }
     const after = lastXffAddresses(headers.get('x-forwarded-for'))
     finalIp = hops > 0 && after.length > hops ? after[after.length - 1 - hops] : remoteIp
+    fromXff = finalIp !== remoteIp
     singleAddress = before.length === 0
-    headers.set('x-forwarded-proto', 'http')
+    // Only a trusted hop (xff_num_trusted_hops > 0) may have set x-forwarded-proto (Envoy).
+    if (hops === 0 || !headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', 'http')
   } else {
     const xff = lastXffAddresses(headers.get('x-forwarded-for'))
     const candidate = xff.length > hops ? xff[xff.length - 1 - hops] : undefined
     finalIp = candidate !== undefined && parsePeerIp(candidate) !== undefined ? candidate : undefined
+    fromXff = finalIp !== undefined
     singleAddress = xff.length === 1 + hops && finalIp !== undefined
     if (!headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', 'http')
   }
@@ -77,7 +83,9 @@ export function mutateRequestHeaders(headers: HeaderMap, connection: Connection,
   if (config.forwardClientCertDetails === 'SANITIZE' || config.forwardClientCertDetails === 'SANITIZE_SET') headers.remove('x-forwarded-client-cert')
 
   const rid = headers.get('x-request-id')
-  if (config.generateRequestId && (rid === undefined || rid === '' || (!internal && !config.preserveExternalRequestId))) {
+  // Only an edge request (external, with use_remote_address) gets a fresh id regardless (Envoy).
+  const edge = !internal && config.useRemoteAddress
+  if (config.generateRequestId && (rid === undefined || rid === '' || (edge && !config.preserveExternalRequestId))) {
     headers.set('x-request-id', randomUUID())
   }
   if (config.via !== '') {
@@ -88,7 +96,7 @@ export function mutateRequestHeaders(headers: HeaderMap, connection: Connection,
     const local = connection.localAddress
     if (local.kind === 'ip') headers.set('x-forwarded-port', String(local.port))
   }
-  return { remoteIp: finalIp ?? remoteIp, internal }
+  return { remoteIp: finalIp ?? remoteIp, fromXff, internal }
 }
 
 /** `strip_matching_host_port` / `strip_any_host_port` / `strip_trailing_host_dot` on `:authority`. */

@@ -109,6 +109,31 @@ export function parseContentLength(value: string): number {
   return v <= Number.MAX_SAFE_INTEGER ? v : -1
 }
 
+// Octet classes for HTTP/1 syntax, indexed by byte (or latin1 char code).
+
+/** tchar (RFC 9110 §5.6.2): 1 plain, 2 upper-case letter, 4 underscore; 0 not a tchar. */
+export const TCHAR = new Uint8Array(256)
+for (const c of "!#$%&'*+-.^`|~0123456789abcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1
+for (let c = 65; c <= 90; c++) TCHAR[c] = 2
+TCHAR[95] = 4
+/** field-value octets: HTAB, SP, VCHAR, obs-text. NUL, CR, LF, other CTLs and DEL are rejected. */
+export const VALUE = new Uint8Array(256)
+VALUE[9] = 1
+for (let c = 32; c < 256; c++) if (c !== 127) VALUE[c] = 1
+/** request-target octets: VCHAR only (no SP, no CTL, no obs-text). */
+export const TARGET = new Uint8Array(256)
+for (let c = 33; c < 127; c++) TARGET[c] = 1
+/** HEXDIG value, or -1. */
+export const HEX = new Int8Array(256).fill(-1)
+for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = HEX['0123456789ABCDEF'.charCodeAt(i)] = i
+
+const nativeLatin1 = (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, s: number, e: number) => string })
+  .latin1Slice
+/** Bytes as a one-char-per-byte string: exact round trip, and the cheapest decode Node has. */
+export function latin1(buf: Buffer, start: number, end: number): string {
+  return nativeLatin1 !== undefined ? nativeLatin1.call(buf, start, end) : buf.toString('latin1', start, end)
+}
+
 /** Names the HTTP/1 parser returns as shared strings instead of allocating (see lookupKnownName). */
 const KNOWN_NAMES = [
   'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'accept-charset', 'accept-ranges',

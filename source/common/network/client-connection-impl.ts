@@ -19,6 +19,7 @@ function unspecifiedLocal(remote: Address): Address {
 /** A connection to an upstream host (Envoy's ClientConnectionImpl). */
 export class ClientConnectionImpl extends ConnectionImpl implements ClientConnection {
   private readonly remote: Address
+  private readonly tcp: net.Socket
   private readonly connectTimeoutMs: number
   private failure: string | undefined
   private timer: NodeJS.Timeout | undefined
@@ -36,6 +37,7 @@ export class ClientConnectionImpl extends ConnectionImpl implements ClientConnec
       ...(o.bufferLimit !== undefined ? { bufferLimit: o.bufferLimit } : {}),
     })
     this.remote = o.remote
+    this.tcp = socket
     this.connectTimeoutMs = o.connectTimeoutMs
   }
 
@@ -60,8 +62,8 @@ export class ClientConnectionImpl extends ConnectionImpl implements ClientConnec
       if (this.timer !== undefined) clearTimeout(this.timer)
     })
     const r = this.remote
-    if (r.kind === 'ip') this.socket.connect({ host: r.ip, port: r.port, family: r.family })
-    else if (r.kind === 'pipe') this.socket.connect({ path: r.path })
+    if (r.kind === 'ip') this.tcp.connect({ host: r.ip, port: r.port, family: r.family })
+    else if (r.kind === 'pipe') this.tcp.connect({ path: r.path })
     else throw new Error('internal addresses are connected through the internal listener registry')
   }
 
@@ -71,8 +73,8 @@ export class ClientConnectionImpl extends ConnectionImpl implements ClientConnec
 
   /** The local address once connected (`%UPSTREAM_LOCAL_ADDRESS%`). */
   boundLocalAddress(): string | undefined {
-    const a = this.socket.localAddress
+    const a = this.tcp.localAddress
     if (a === undefined) return undefined
-    return a.includes(':') ? `[${a}]:${this.socket.localPort}` : `${a}:${this.socket.localPort}`
+    return a.includes(':') ? `[${a}]:${this.tcp.localPort}` : `${a}:${this.tcp.localPort}`
   }
 }

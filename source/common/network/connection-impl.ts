@@ -11,6 +11,10 @@ import type { Counter, Gauge } from '../../envoy/stats/stats.js'
 import type { StreamInfo } from '../../envoy/stream-info/stream-info.js'
 import { BufferImpl } from '../buffer/buffer-impl.js'
 import { FilterManagerImpl, type FilterManagerConnection } from './filter-manager-impl.js'
+import type { InternalSocket } from './internal-socket.js'
+
+/** A kernel socket, or one end of an in-process (internal listener) connection. */
+export type SocketLike = net.Socket | InternalSocket
 
 export const DEFAULT_BUFFER_LIMIT = 1024 * 1024
 /** How long a `FlushWriteAndDelay` close waits for the peer to close first (Envoy's 1s). */
@@ -26,7 +30,7 @@ export interface ConnectionStats {
 
 export interface ConnectionOptions {
   id: number
-  socket: net.Socket
+  socket: SocketLike
   localAddress: Address
   remoteAddress: Address
   directRemoteAddress?: Address
@@ -56,7 +60,7 @@ export class ConnectionImpl implements FilterManagerConnection {
   readonly remoteAddress: Address
   readonly directRemoteAddress: Address
   readonly label: string
-  protected readonly socket: net.Socket
+  protected readonly socket: SocketLike
   protected readonly log: Logger
   private readonly filterManager: FilterManagerImpl
   private readonly callbacks: ConnectionCallbacks[] = []
@@ -324,7 +328,7 @@ export class ConnectionImpl implements FilterManagerConnection {
   private closeNow(event: ConnectionEvent, reset: boolean): void {
     if (this.connState === 'Closed') return
     if (event === 'LocalClose') this.raiseLocalClose()
-    if (reset && typeof this.socket.resetAndDestroy === 'function' && !this.socket.destroyed && !this.connecting) this.socket.resetAndDestroy()
+    if (reset && 'resetAndDestroy' in this.socket && !this.socket.destroyed && !this.connecting) this.socket.resetAndDestroy()
     else this.socket.destroy()
     this.finishClose(event)
   }

@@ -93,6 +93,8 @@ export class HttpUpstream {
   private readonly waiters: Array<{ count: number; resolve: () => void }> = []
   /** Request heads received (counts requests the upstream reset or never answered, too). */
   requestCount = 0
+  /** `method path` of every request head received, in order (complete or not). */
+  readonly heads: string[] = []
 
   constructor(opts: HttpUpstreamOptions = {}) {
     this.opts = opts
@@ -132,6 +134,7 @@ export class HttpUpstream {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const n = ++this.requestCount
+    this.heads.push(`${req.method} ${req.url}`)
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       if (this.requestCount >= this.waiters[i]!.count) this.waiters.splice(i, 1)[0]!.resolve()
     }
@@ -610,4 +613,11 @@ export function send(port: number, path: string, o: {
     req.on('error', reject)
     req.end(o.body)
   })
+}
+
+/** Rejects with `what` if `p` has not settled within `ms` (a guard, not a wait). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const guard = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms) })
+  return Promise.race([p, guard]).finally(() => clearTimeout(timer))
 }

@@ -229,8 +229,9 @@ export class Http1Output {
     if (this.size === 0) return
     const parts = this.parts
     const out = new BufferImpl()
-    if (parts.length === 1 && typeof parts[0] === 'string') {
-      out.add(Buffer.from(parts[0], 'latin1'))
+    if (parts.length === 1) {
+      const p = parts[0]!
+      out.add(typeof p === 'string' ? Buffer.from(p, 'latin1') : p)
     } else if (this.size <= COALESCE_LIMIT) {
       const b = Buffer.allocUnsafe(this.size)
       let off = 0

@@ -15,7 +15,7 @@
 import type { BufferInstance } from '../../../envoy/buffer/buffer.js'
 import { BufferImpl } from '../../buffer/buffer-impl.js'
 import { HeaderMapImpl } from '../header-map-impl.js'
-import { lookupKnownName, parseContentLength } from '../headers.js'
+import { HEX, latin1, lookupKnownName, parseContentLength, TARGET, TCHAR, VALUE } from '../headers.js'
 import type { Http1CodecStats } from './codec-stats.js'
 import { Http1ResponseCodeDetails as Details } from './codec-stats.js'
 
@@ -52,29 +52,7 @@ const FAST_PATH_BYTES = 4096
 /** Longest chunk-size line (size and extensions) we accept. */
 const MAX_CHUNK_LINE = 4096
 
-/** tchar (RFC 9110 §5.6.2): 1 plain, 2 upper-case letter, 4 underscore; 0 not a tchar. */
-const TCHAR = new Uint8Array(256)
-for (const c of "!#$%&'*+-.^`|~0123456789abcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1
-for (let c = 65; c <= 90; c++) TCHAR[c] = 2
-TCHAR[95] = 4
-/** field-value octets: HTAB, SP, VCHAR, obs-text. NUL, CR, LF, other CTLs and DEL are rejected. */
-const VALUE = new Uint8Array(256)
-VALUE[HTAB] = 1
-for (let c = 32; c < 256; c++) if (c !== 127) VALUE[c] = 1
-/** request-target octets: VCHAR only (no SP, no CTL, no obs-text). */
-const TARGET = new Uint8Array(256)
-for (let c = 33; c < 127; c++) TARGET[c] = 1
-const HEX = new Int8Array(256).fill(-1)
-for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = HEX['0123456789ABCDEF'.charCodeAt(i)] = i
-
 const METHODS = ['GET', 'PUT', 'POST', 'HEAD', 'PATCH', 'TRACE', 'DELETE', 'OPTIONS', 'CONNECT']
-
-const nativeLatin1 = (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, s: number, e: number) => string })
-  .latin1Slice
-/** Bytes as a one-char-per-byte string: exact round trip, and the cheapest decode Node has. */
-export function latin1(buf: Buffer, start: number, end: number): string {
-  return nativeLatin1 !== undefined ? nativeLatin1.call(buf, start, end) : buf.toString('latin1', start, end)
-}
 
 function knownMethod(s: string, len: number): string | undefined {
   for (const m of METHODS) if (m.length === len && s.startsWith(m)) return m
@@ -130,11 +108,6 @@ export class Http1Parser {
   /** True while a close-delimited response body or upgraded bytes are being read. */
   readsUntilClose(): boolean {
     return this.state === S_BODY_EOF || this.state === S_UPGRADED
-  }
-
-  /** True between the first byte of a message and its end. */
-  inMessage(): boolean {
-    return this.state !== S_HEAD || this.scanPos > 0
   }
 
   /** After `Headers`: the message has no body (HEAD response, 1xx/204/304), whatever its framing said. */
@@ -283,6 +256,10 @@ export class Http1Parser {
     if (j === u || s.charCodeAt(j) !== SP) return this.bad(400, Details.HttpCodecError, 'invalid request target')
     this.url = s.substring(u, j)
     this.headerBytes = j - u
+    // Pseudo-headers before any field line, so they never have to be spliced in front. The
+    // server codec rewrites :path for absolute-form and CONNECT targets.
+    this.headers.add(':path', this.url)
+    this.headers.add(':method', this.method)
     const v = this.parseVersion(s, j + 1, end)
     if (v < 0 || s.charCodeAt(v) !== CR || s.charCodeAt(v + 1) !== LF) {
       return this.bad(400, Details.HttpCodecError, 'invalid HTTP version')

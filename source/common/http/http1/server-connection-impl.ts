@@ -49,15 +49,18 @@ class ServerStream implements ResponseEncoder, Stream {
     if (this.responseStarted || this.resetCalled) return
     this.responseStarted = true
     const c = this.codec
-    const http10 = c.protocol() === 'HTTP/1.0'
+    const status = Number(headers.get(':status') ?? 200)
+    // Envoy answers "HTTP/1.0" only when it serves HTTP/1.0 (a 426 for it goes out as HTTP/1.1).
+    const http10 = c.protocol() === 'HTTP/1.0' && c.acceptHttp10
+    const tunnel = (this.upgrade && status === 101) || (this.isConnect && status >= 200 && status < 300)
     this.framing = encodeResponseHead(c.output, headers, {
-      status: Number(headers.get(':status') ?? 200),
+      status,
       http10,
       isHead: this.isHead,
       isConnect: this.isConnect,
       endStream,
-      // HTTP/1 cannot resync after an unread request body: close after an early response.
-      close: !this.keepAlive || c.mustClose() || (!this.requestComplete && !this.upgrade && !this.isConnect),
+      // HTTP/1 cannot resync after an unread request body (or a refused upgrade): close after it.
+      close: !this.keepAlive || c.mustClose() || (!this.requestComplete && !tunnel),
       keepAlive10: http10 && this.keepAlive,
     })
     if (endStream) this.endResponse()
@@ -130,6 +133,7 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
   readonly connection: Connection
   readonly output: Http1Output
   readonly enableTrailers: boolean
+  readonly acceptHttp10: boolean
   /** How many high-watermark events are outstanding (replayed to callbacks added later). */
   aboveHighWatermark = 0
   private readonly callbacks: ServerConnectionCallbacks
@@ -153,6 +157,7 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
     this.settings = settings
     this.stats = stats
     this.enableTrailers = settings.enableTrailers
+    this.acceptHttp10 = settings.acceptHttp10
     this.output = new Http1Output(connection)
     this.parser = new Http1Parser('request', settings, stats)
     connection.addConnectionCallbacks(this)
@@ -266,7 +271,8 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
   }
 
   onStreamReset(s: ServerStream, reason: StreamResetReason, details: string): void {
-    if (s.resetCalled) return
+    // A finished exchange has nothing left to reset (and a pipelined successor must not suffer).
+    if (s.resetCalled || (s.requestComplete && s.responseComplete)) return
     s.resetCalled = true
     if (this.active === s) this.active = undefined
     this.output.clear()
@@ -295,11 +301,11 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
     }
     if (p.hostCount > 1) return this.fail(400, Details.HttpCodecError) // RFC 9112 §3.2
     if (!this.setPath(headers, p.url, s.isConnect)) return false
-    headers.add(':method', method)
     if (!headers.has(':authority')) return this.fail(400, Details.MissingHost)
 
     const connection = p.connection
-    s.keepAlive = http11 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive')
+    // RFC 9112 §6.1: after an HTTP/1.0 message with Transfer-Encoding, framing cannot be trusted.
+    s.keepAlive = http11 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive') && p.transferEncoding === undefined
     if (p.upgrade !== undefined && hasToken(connection, 'upgrade')) {
       if (p.upgrade.toLowerCase() === 'h2c') {
         // h2c upgrades are not supported: serve the request as plain HTTP/1.1 (Envoy does the same).
@@ -324,15 +330,18 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
     return true
   }
 
-  /** :path (and :authority/:scheme for absolute-form targets), like Envoy's handlePath. */
+  /**
+   * :path (the parser set it to the request-target) and, for absolute-form targets, :authority
+   * and :scheme; like Envoy's handlePath.
+   */
   private setPath(headers: HeaderMap, url: string, isConnect: boolean): boolean {
     const c = url.charCodeAt(0)
     if (!isConnect && (c === 47 /* / */ || (c === 42 /* * */ && url.length === 1 && this.parser.method === 'OPTIONS'))) {
-      headers.add(':path', url)
       return true
     }
     if (isConnect) {
-      // authority-form: host:port (RFC 9112 §3.2.3).
+      // authority-form: host:port (RFC 9112 §3.2.3); no :path.
+      headers.remove(':path')
       const colon = url.lastIndexOf(':')
       if (colon <= 0 || !/^\d+$/.test(url.slice(colon + 1)) || url.includes('/') || url.includes('@')) {
         return this.fail(400, Details.InvalidUrl)
@@ -340,10 +349,8 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
       headers.set(':authority', url)
       return true
     }
-    if (!this.settings.allowAbsoluteUrl) {
-      headers.add(':path', url)
-      return true
-    }
+    // Without allow_absolute_url the target goes up as it came (Envoy's compatible behaviour).
+    if (!this.settings.allowAbsoluteUrl) return true
     // absolute-form: scheme "://" authority [path-abempty] ["?" query]
     const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#@]+)((?:[/?][^#]*)?)$/.exec(url)
     if (m === null) return this.fail(400, Details.InvalidUrl)
@@ -353,7 +360,7 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
     headers.set(':authority', m[2]!)
     headers.add(':scheme', scheme)
     const rest = m[3]!
-    headers.add(':path', rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest)
+    headers.set(':path', rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest)
     return true
   }
 

@@ -33,7 +33,7 @@ describe('ServerConnectionImpl: requests and responses', () => {
     const { callbacks, feed, out, conn, codec } = setup()
     assert.deepEqual(feed('GET /a?b HTTP/1.1\r\nUser-Agent: t\r\nHost: example.com\r\n\r\n'), { ok: true })
     const d = callbacks.last
-    assert.deepEqual(headerList(d.headers!), [':authority: example.com', ':path: /a?b', ':method: GET', 'user-agent: t'])
+    assert.deepEqual(headerList(d.headers!), [':path: /a?b', ':method: GET', ':authority: example.com', 'user-agent: t'])
     assert.equal(d.headersEnd, true)
     assert.equal(codec.hasActiveStream(), true)
     assert.equal(codec.protocol(), 'HTTP/1.1')
@@ -252,6 +252,7 @@ describe('ServerConnectionImpl: HTTP/1.0, 100-continue, upgrades, CONNECT', () =
     const { callbacks, feed, conn } = setup()
     assert.deepEqual(feed('GET / HTTP/1.0\r\n\r\n'), { ok: false, details: 'low_version' })
     assert.deepEqual(callbacks.last.localReply, { code: 426, body: 'Upgrade Required', details: 'low_version' })
+    assert.match(conn.written().toString(), /^HTTP\/1.1 426 Upgrade Required\r\n/)
     await settle()
     assert.equal(conn.closes.length, 1)
   })
@@ -309,10 +310,30 @@ describe('ServerConnectionImpl: HTTP/1.0, 100-continue, upgrades, CONNECT', () =
     assert.deepEqual(conn.closes.map((c) => c.type), ['FlushWrite'])
   })
 
+  it('closes after refusing an upgrade (the bytes that follow are not HTTP)', async () => {
+    const { callbacks, feed, out, conn } = setup()
+    feed('GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')
+    callbacks.last.respond(403, 'no')
+    assert.match(out(), /^HTTP\/1.1 403 Forbidden\r\n.*connection: close\r\n/s)
+    await settle()
+    assert.equal(conn.closes.length, 1)
+  })
+
+  it('ignores a reset of a finished exchange', async () => {
+    const { callbacks, feed, conn } = setup()
+    feed(GET)
+    const first = callbacks.last
+    first.respond(200)
+    first.encoder.stream.resetStream('LocalReset')
+    await settle()
+    assert.deepEqual(first.resets, [])
+    assert.deepEqual(conn.closes, [])
+  })
+
   it('serves h2c upgrade requests as plain HTTP/1.1', () => {
     const { callbacks, feed } = setup()
     feed('GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n')
-    assert.deepEqual(headerList(callbacks.last.headers!), [':authority: h', ':path: /', ':method: GET'])
+    assert.deepEqual(headerList(callbacks.last.headers!), [':path: /', ':method: GET', ':authority: h'])
     assert.equal(callbacks.last.headersEnd, true)
   })
 
@@ -320,7 +341,7 @@ describe('ServerConnectionImpl: HTTP/1.0, 100-continue, upgrades, CONNECT', () =
     const { callbacks, feed, out } = setup()
     feed('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01')
     const d = callbacks.last
-    assert.deepEqual(headerList(d.headers!), [':authority: example.com:443', ':method: CONNECT'])
+    assert.deepEqual(headerList(d.headers!), [':method: CONNECT', ':authority: example.com:443'])
     assert.deepEqual(d.events, ['headers', 'data:\x16\x03\x01'])
     d.encoder.encodeHeaders(new HeaderMapImpl({ ':status': '200' }), false)
     await settle()
@@ -330,7 +351,7 @@ describe('ServerConnectionImpl: HTTP/1.0, 100-continue, upgrades, CONNECT', () =
   it('handles absolute-form targets: :authority from the URL, :scheme, :path', () => {
     const { callbacks, feed } = setup()
     feed('GET http://example.com:8080?q=1 HTTP/1.1\r\nHost: other\r\n\r\n')
-    assert.deepEqual(headerList(callbacks.last.headers!), [':authority: example.com:8080', ':scheme: http', ':path: /?q=1', ':method: GET'])
+    assert.deepEqual(headerList(callbacks.last.headers!), [':path: /?q=1', ':method: GET', ':authority: example.com:8080', ':scheme: http'])
   })
 
   it('accepts OPTIONS *', () => {
@@ -411,7 +432,7 @@ describe('ServerConnectionImpl: malformed requests get a local reply and {ok:fal
   it('counts underscore headers dropped and rejected, and protocol errors', () => {
     const a = setup({ headersWithUnderscores: 'DROP_HEADER' })
     a.feed('GET / HTTP/1.1\r\nHost: h\r\nX_A: 1\r\nX_B: 2\r\n\r\n')
-    assert.deepEqual(headerList(a.callbacks.last.headers!), [':authority: h', ':path: /', ':method: GET'])
+    assert.deepEqual(headerList(a.callbacks.last.headers!), [':path: /', ':method: GET', ':authority: h'])
     assert.equal(a.stats.droppedHeadersWithUnderscores.value(), 2)
     assert.equal(a.stats.droppedHeadersWithUnderscores.name, 'http1.dropped_headers_with_underscores')
     const b = setup({ headersWithUnderscores: 'REJECT_REQUEST' })
