@@ -35,6 +35,7 @@ function behavior(_n: number, req: { url?: string }): Action {
   const url = req.url ?? ''
   const m = /^\/source\/(\d+)/.exec(url)
   if (m !== null) return { kind: 'source', bytes: Number(m[1]) }
+  if (url.startsWith('/fixed')) return { kind: 'status', status: 200, body: `fixed:${url}` }
   if (url.startsWith('/source-trailers')) return { kind: 'source', bytes: 1000, trailers: { 'x-resp-trailer': 'from-upstream' } }
   return { kind: 'echo' }
 }
@@ -180,16 +181,19 @@ describe('HTTP/1.1 codec', () => {
     assert.equal(r.headers['transfer-encoding'], undefined, 'no chunked coding for HTTP/1.0')
     assert.equal((JSON.parse(r.body.toString()) as { path: string }).path, '/ten')
     await within(conn.closed, 3000, 'HTTP/1.0 without keep-alive closes')
+    // A length-delimited response can keep a 1.0 connection that asked for keep-alive.
     const ka = await RawHttpConnection.open(ports.http10!)
-    const first = await within(ka.roundTrip('GET /ten/ka HTTP/1.0\r\nHost: codec.test\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n'), 5000, 'keep-alive 1.0')
-    assert.equal(first.status, 200)
-    assert.equal(first.statusLine.slice(0, 8), 'HTTP/1.0')
-    if (first.headers['content-length'] !== undefined) {
-      // A length-delimited 1.0 response can keep the connection.
-      assert.equal(first.headers.connection, 'keep-alive')
-      const second = await within(ka.roundTrip('GET /ten/ka2 HTTP/1.0\r\nHost: codec.test\r\nConnection: keep-alive\r\n\r\n'), 5000, 'second 1.0 request')
-      assert.equal(second.status, 200)
-    }
+    const first = await within(ka.roundTrip('GET /fixed/1 HTTP/1.0\r\nHost: codec.test\r\nConnection: keep-alive\r\n\r\n'), 5000, 'keep-alive 1.0')
+    assert.equal(first.statusLine, 'HTTP/1.0 200 OK')
+    assert.equal(first.headers.connection, 'keep-alive')
+    assert.equal(first.body.toString(), 'fixed:/fixed/1')
+    const second = await within(ka.roundTrip('GET /fixed/2 HTTP/1.0\r\nHost: codec.test\r\nConnection: keep-alive\r\n\r\n'), 5000, 'second 1.0 request')
+    assert.equal(second.body.toString(), 'fixed:/fixed/2')
+    // A close-delimited one cannot.
+    const last = await within(ka.roundTrip('GET /source/100 HTTP/1.0\r\nHost: codec.test\r\nConnection: keep-alive\r\n\r\n'), 5000, 'third 1.0 request')
+    assert.equal(last.headers.connection, 'close')
+    assert.equal(last.body.length, 100)
+    await within(ka.closed, 3000, 'close after a close-delimited body')
     ka.destroy()
   })
 

@@ -62,10 +62,11 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
     stats.downstream_cx_active.inc()
     stats.downstream_cx_http1_active.inc()
     const conn = this.connection
+    // Watermarks reach the active stream through the codec's stream callbacks.
     conn.addConnectionCallbacks({
       onEvent: (e) => this.onConnectionEvent(e),
-      onAboveWriteBufferHighWatermark: () => { for (const s of this.streams) s.onAboveWriteBufferHighWatermark() },
-      onBelowWriteBufferLowWatermark: () => { for (const s of this.streams) s.onBelowWriteBufferLowWatermark() },
+      onAboveWriteBufferHighWatermark: () => {},
+      onBelowWriteBufferLowWatermark: () => {},
     })
     if (this.config.idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.onIdleTimeout(), this.config.idleTimeoutMs)
     if (this.config.maxConnectionDurationMs > 0) this.durationTimer = setTimeout(() => this.onMaxDuration(), this.config.maxConnectionDurationMs)

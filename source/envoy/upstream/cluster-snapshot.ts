@@ -19,6 +19,12 @@ export interface HostSnapshot {
   /** `health_check_config` overrides for this endpoint. */
   healthCheckPort?: number
   healthCheckHostname?: string
+  /** `health_check_config.address`: check this IP (or pipe) instead of the host's address. */
+  healthCheckAddress?: { ip: string; port: number; family: 4 | 6 | 0 }
+  /** `health_check_config.disable_active_health_check`. */
+  disableActiveHealthCheck?: boolean
+  /** This host's slot in the snapshot's `hostMonitors` memory (set by main when that exists). */
+  monitorSlot?: number
 }
 
 /**
@@ -39,4 +45,10 @@ export interface ClusterSnapshot {
   resources: SharedArrayBuffer
   /** `overprovisioning_factor` as a multiplier (1.4 when unset). */
   overprovisioningFactor: number
+  /**
+   * Per-host outlier and passive health-check counters shared by all threads (HostMonitorMemory),
+   * present when the cluster has `outlier_detection` or `health_checks`. Workers write it on the
+   * data path; main reads it. Replaced (and every host's `monitorSlot` renumbered) when it fills.
+   */
+  hostMonitors?: SharedArrayBuffer
 }

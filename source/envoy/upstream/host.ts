@@ -1,6 +1,7 @@
 import type { Address } from '../network/address.js'
 import type { Counter, Gauge } from '../stats/stats.js'
 import type { ClusterInfo } from './cluster-info.js'
+import type { DetectorHostMonitor, HealthCheckHostMonitor } from './outlier-detection.js'
 
 /** Per-host counters shown by `/clusters`, shared across workers. */
 export interface HostStats {
@@ -49,6 +50,10 @@ export interface Host {
   readonly priority: number
   readonly weight: number
   readonly stats: HostStats
+  /** Where the data path reports results for outlier detection (worker thread). */
+  readonly outlierDetector: DetectorHostMonitor
+  /** Where the data path reports `x-envoy-immediate-health-check-fail` (worker thread). */
+  readonly healthChecker: HealthCheckHostMonitor
   /** Health flags (HealthFlag bits) from main's last snapshot. */
   healthFlags(): number
   health(): HostHealth

@@ -203,12 +203,15 @@ export class HttpUpstream {
           n: seen.n, method: seen.method, path: seen.path, headers: seen.headers, body: seen.body,
           trailers: seen.trailers, remotePort: seen.remotePort, upstream: this.opts.name ?? '',
         }
-        res.writeHead(action.status ?? 200, { 'content-type': 'application/json', ...action.headers })
+        // statusCode + setHeader (not writeHead) so that Node frames the body with Content-Length.
+        res.statusCode = action.status ?? 200
+        setHeaders(res, { 'content-type': 'application/json', ...action.headers })
         res.end(JSON.stringify(body))
         return
       }
       case 'status':
-        res.writeHead(action.status, action.headers)
+        res.statusCode = action.status
+        setHeaders(res, action.headers ?? {})
         res.end(action.body ?? '')
         return
       case 'reset-before-headers':
@@ -228,6 +231,10 @@ export class HttpUpstream {
         return
     }
   }
+}
+
+function setHeaders(res: http.ServerResponse, headers: Record<string, string | string[]>): void {
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v)
 }
 
 function writeSource(res: http.ServerResponse, total: number, contentLength: boolean, trailers?: Record<string, string>): void {

@@ -8,11 +8,19 @@ import type { Counter, Scope } from '../../../envoy/stats/stats.js'
 export interface Http1CodecStats {
   /** `http1.dropped_headers_with_underscores`: headers dropped by `headers_with_underscores_action: DROP_HEADER`. */
   droppedHeadersWithUnderscores: Counter
-  /** `http1.metadata_not_supported_error`: metadata that HTTP/1 cannot carry was dropped. */
+  /**
+   * `http1.metadata_not_supported_error`: metadata that HTTP/1 cannot carry was dropped.
+   * TODO: bumped once the codec interfaces carry metadata (HTTP/2 work); nothing produces it yet.
+   */
   metadataNotSupportedError: Counter
   /** `http1.requests_rejected_with_underscores_in_headers`: requests rejected by REJECT_REQUEST. */
   requestsRejectedWithUnderscoresInHeaders: Counter
-  /** `http1.response_flood`: connections closed because too many responses were queued. */
+  /**
+   * `http1.response_flood`: connections closed because too many responses were queued.
+   * TODO: the server codec parses the next request only after the previous response is done, so
+   * at most one response is ever queued by the codec; a flood check on the socket's unsent
+   * responses can come with the HCM's overload work.
+   */
   responseFlood: Counter
   /** `http1.protocol_error`: messages rejected as malformed (any codec error). */
   protocolError: Counter

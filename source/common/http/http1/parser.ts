@@ -193,7 +193,9 @@ export class Http1Parser {
       }
       if (data.length === 0) return ParseResult.NeedMore
       // Fast path: the whole head is near the start of the first slice. One decode, no copy of
-      // the Buffer, and parsing a string costs no native calls per header.
+      // the Buffer, and parsing a string costs no native calls per header (per-line
+      // Buffer.indexOf + latin1Slice per value measured ~1.7 µs; this ~0.9 µs per 200-byte GET,
+      // bench/common/http/http1-parser.bench.ts).
       const first = data.slices()[0]!
       const s = latin1(first, 0, first.length < FAST_PATH_BYTES ? first.length : FAST_PATH_BYTES)
       const k = s.indexOf('\r\n\r\n')

@@ -1,0 +1,38 @@
+import { ErrorCode } from '../../../../common/errors/codes.js'
+import { ConfigError } from '../../../../common/errors/envoy-ts-error.js'
+import type { Registry } from '../../../../envoy/registry/registry.js'
+import { RUNTIME_COMPONENTS, type RuntimeComponentFactory } from '../../../../envoy/runtime-api/component-factory.js'
+import { DEFAULT_IN_MEMORY_PUBSUB_OPTIONS, InMemoryPubSub, type InMemoryPubSubOptions } from './in-memory.js'
+
+/** Checks the metadata of a `pubsub.in-memory` component (`maxQueueLength`, optional). */
+export function inMemoryPubSubOptions(metadata: Record<string, unknown>, path: string): InMemoryPubSubOptions {
+  const options = { ...DEFAULT_IN_MEMORY_PUBSUB_OPTIONS }
+  const raw = metadata['maxQueueLength']
+  if (raw !== undefined && raw !== null && raw !== '') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN
+    if (!Number.isSafeInteger(n) || n < 1) {
+      throw new ConfigError(ErrorCode.CONFIG_INVALID, [`${path}.metadata.maxQueueLength: must be a positive integer, got ${JSON.stringify(raw)}`])
+    }
+    options.maxQueueLength = n
+  }
+  return options
+}
+
+/**
+ * Dapr's `pubsub.in-memory`: embedded, so one bus lives on main and every worker publishes
+ * into it through the RuntimeHost.
+ */
+export const inMemoryPubSubFactory: RuntimeComponentFactory<'pubsub'> = {
+  name: 'pubsub.in-memory',
+  configType: 'pubsub.in-memory',
+  kind: 'pubsub',
+  type: 'in-memory',
+  embedded: true,
+  create(name, metadata, ctx, path) {
+    return new InMemoryPubSub(name, inMemoryPubSubOptions(metadata, path), ctx.log.child({ component: 'pubsub', pubsub: name }))
+  },
+}
+
+export function setup(r: Registry): void {
+  r.category<RuntimeComponentFactory>(RUNTIME_COMPONENTS).register(inMemoryPubSubFactory)
+}
