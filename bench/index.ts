@@ -8,6 +8,8 @@ import { runBench } from './lib/runner.js'
 export { runBench } from './lib/runner.js'
 export type { BenchReport } from './lib/report.js'
 
+class Interrupted extends Error {}
+
 async function main(argv: readonly string[]): Promise<number> {
   let parsed
   try {
@@ -23,18 +25,24 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(helpText())
     return 0
   }
-  // Ctrl-C: stop the children, then leave (the exit hook kills anything still running).
+  // Ctrl-C: abort the run, which stops the children and removes its temp files; a second one
+  // leaves at once (the exit hook kills anything still running).
+  const interrupt = new AbortController()
   const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) {
+      void stopAll(500).finally(() => process.exit(130))
+      return
+    }
     process.stderr.write(`\nbench: ${sig}, stopping everything it started\n`)
-    void stopAll(1000).finally(() => process.exit(130))
+    interrupt.abort(new Interrupted(sig))
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   process.on('exit', killAllSync)
 
   const log = (l: string): void => { process.stdout.write(`${l}\n`) }
   try {
-    const report = await runBench({ options: parsed.options, log })
+    const report = await runBench({ options: parsed.options, log, signal: interrupt.signal })
     log(textReport(report))
     log('')
     if (report.outDir !== undefined) log(`results: ${report.outDir}/results.{json,md}`)
@@ -42,6 +50,7 @@ async function main(argv: readonly string[]): Promise<number> {
     log(`run time ${(report.elapsedMs / 1000).toFixed(1)} s (limit ${Math.round(report.announcedLimitMs / 1000)} s)`)
     return 0
   } catch (err) {
+    if (interrupt.signal.aborted) return 130
     if (err instanceof UsageError) {
       process.stderr.write(`bench: ${err.message}\n`)
       return 2

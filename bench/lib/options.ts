@@ -26,6 +26,8 @@ export interface BenchOptions {
   envoyBin: string
   /** `per_connection_buffer_limit_bytes` on envoy-ts/envoy listeners and clusters; unset: 1 MiB. */
   bufferLimit?: number
+  /** Extra Node/V8 flags for the envoy-ts process (e.g. `--initial-heap-size=64`). */
+  envoyTsNodeFlags: string[]
   /** Result directory; default bench/results/<timestamp>/. */
   outDir?: string
   save: boolean
@@ -51,6 +53,7 @@ export function defaultOptions(): BenchOptions {
     pin: false,
     profile: false,
     envoyBin: 'envoy',
+    envoyTsNodeFlags: [],
     save: true,
   }
 }
@@ -151,6 +154,11 @@ const SPECS: readonly OptionSpec[] = [
     long: 'buffer-limit', arg: 'bytes',
     help: 'per_connection_buffer_limit_bytes on the envoy-ts/envoy listeners and clusters (flow-control watermark)',
     shown: () => 'unset (1 MiB, Envoy\'s default)', apply: (o, v) => { o.bufferLimit = parseCount('buffer-limit', v, 1) },
+  },
+  {
+    long: 'envoy-ts-node-flags', arg: 'flags',
+    help: 'extra Node/V8 flags for the envoy-ts process, space-separated (e.g. "--initial-heap-size=64")',
+    apply: (o, v) => { o.envoyTsNodeFlags = v.split(/\s+/).filter((x) => x !== '') },
   },
   {
     long: 'envoy-bin', arg: 'path', help: 'the real Envoy binary for the `envoy` target', shown: () => 'envoy (on PATH)',

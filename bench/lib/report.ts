@@ -166,7 +166,8 @@ export function headerLines(r: Pick<BenchReport, 'machine' | 'options' | 'loadTh
     `cpu: ${m.cpuModel}; ${m.cores} cores available (${m.onlineCpus} online); ${(m.memTotalBytes / 2 ** 30).toFixed(1)} GiB`,
     `git: ${m.gitCommit === undefined ? 'unknown' : `${m.gitCommit}${m.gitDirty === true ? ' (dirty)' : ''}`}`,
     `load: ${r.loadThreads} load thread(s), ${o.connections} connections; proxy workers: envoy-ts --concurrency ${o.concurrency}, node-net-pipe 1` +
-      (o.bufferLimit !== undefined ? `; per_connection_buffer_limit_bytes ${o.bufferLimit}` : ''),
+      (o.bufferLimit !== undefined ? `; per_connection_buffer_limit_bytes ${o.bufferLimit}` : '') +
+      (o.envoyTsNodeFlags.length > 0 ? `; envoy-ts node flags: ${o.envoyTsNodeFlags.join(' ')}` : ''),
     `pin: ${r.pin.note}`,
   ]
 }
@@ -221,6 +222,7 @@ export function commandLine(o: BenchOptions): string {
   ]
   if (o.requestsPerConnection !== undefined) parts.push(`--requests ${o.requestsPerConnection}`)
   if (o.bufferLimit !== undefined) parts.push(`--buffer-limit ${o.bufferLimit}`)
+  if (o.envoyTsNodeFlags.length > 0) parts.push(`--envoy-ts-node-flags "${o.envoyTsNodeFlags.join(' ')}"`)
   if (o.pin) parts.push('--pin')
   if (o.profile) parts.push('--profile')
   return parts.join(' ')

@@ -33,6 +33,8 @@ export interface RunInput {
   extraTargets?: readonly Target[]
   /** Progress and header lines; default: stderr. */
   log?: (line: string) => void
+  /** Aborts the run (Ctrl-C); everything started is stopped before runBench rejects. */
+  signal?: AbortSignal
 }
 
 export class BenchTimeout extends Error {
@@ -190,6 +192,9 @@ export async function runBench(input: RunInput): Promise<BenchReport> {
   log(`expected run time ~${Math.round(expected / 1000)} s; hard limit ${Math.round(limit / 1000)} s`)
 
   const abort = new AbortController()
+  const onOuterAbort = (): void => abort.abort(input.signal?.reason ?? new Error('aborted'))
+  if (input.signal?.aborted === true) onOuterAbort()
+  input.signal?.addEventListener('abort', onOuterAbort, { once: true })
   const deadline = setTimeout(() => abort.abort(new BenchTimeout(`the run passed its announced limit of ${Math.round(limit / 1000)} s and was stopped`)), limit)
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'envoy-ts-bench-'))
   const outDir = o.save ? (o.outDir ?? path.join(RESULTS_DIR, timestamp(started))) : undefined
@@ -226,7 +231,7 @@ export async function runBench(input: RunInput): Promise<BenchReport> {
     const { ports: upstreamPorts } = await abortable(upstream.waitForJson<{ ports: Record<string, number> }>('ports', 10_000))
     const services: ServiceSpec[] = serviceNames.map((name) => ({ name, protocol: 'tcp', upstreamHost: HOST, upstreamPort: upstreamPorts[name]! }))
 
-    const ctx: TargetContext = { services, concurrency: o.concurrency, pin, workDir, profile: o.profile, envoyBin: o.envoyBin, ...(o.bufferLimit !== undefined ? { bufferLimit: o.bufferLimit } : {}), log }
+    const ctx: TargetContext = { services, concurrency: o.concurrency, pin, workDir, profile: o.profile, envoyBin: o.envoyBin, envoyTsNodeFlags: o.envoyTsNodeFlags, ...(o.bufferLimit !== undefined ? { bufferLimit: o.bufferLimit } : {}), log }
     for (const t of targets) {
       try {
         running.set(t.name, await abortable(t.start(ctx)))
@@ -281,6 +286,7 @@ export async function runBench(input: RunInput): Promise<BenchReport> {
     }
   } finally {
     clearTimeout(deadline)
+    input.signal?.removeEventListener('abort', onOuterAbort)
     // Stop everything even when the run failed or was cut off; nothing may outlive the bench.
     await pool?.destroy().catch(() => {})
     await Promise.all([...running.values()].map((r) => r.stop().catch(() => {})))

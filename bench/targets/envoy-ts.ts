@@ -21,7 +21,7 @@ export const envoyTs: Target = {
       role: 'target',
       name: 'envoy-ts',
       command: process.execPath,
-      args: [ENVOY_TS_BIN, '-c', config, '--concurrency', String(ctx.concurrency), '--admin-address-path', addressFile],
+      args: [...ctx.envoyTsNodeFlags, ENVOY_TS_BIN, '-c', config, '--concurrency', String(ctx.concurrency), '--admin-address-path', addressFile],
       cwd: ROOT,
       ...(ctx.pin.enabled ? { cpus: ctx.pin.proxyCpus! } : {}),
     })

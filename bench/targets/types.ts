@@ -22,6 +22,8 @@ export interface TargetContext {
   envoyBin: string
   /** `per_connection_buffer_limit_bytes` for generated Envoy bootstraps; undefined leaves it unset. */
   bufferLimit?: number
+  /** Extra Node flags for the envoy-ts process. */
+  envoyTsNodeFlags: readonly string[]
   log: (line: string) => void
 }
 

@@ -13,6 +13,21 @@ import { setup as setupEcho } from './filters/network/echo/config.js'
 import { setup as setupHttpConnectionManager } from './filters/network/http-connection-manager/config.js'
 import { setup as setupNetworkLocalRateLimit } from './filters/network/local-ratelimit/config.js'
 import { setup as setupTcpProxy } from './filters/network/tcp-proxy/config.js'
+// Runtime API: the filter and its embedded components.
+import { setup as setupRuntimeApi } from './filters/network/runtime-api/config.js'
+import { setup as setupConfigurationInMemory } from './runtime/configuration/in-memory/config.js'
+import { setup as setupFileLocal } from './runtime/file/local/config.js'
+import { setup as setupLockInMemory } from './runtime/lock/in-memory/config.js'
+import { setup as setupSecretStoreLocalEnv } from './runtime/secretstores/local-env/config.js'
+import { setup as setupSecretStoreLocalFile } from './runtime/secretstores/local-file/config.js'
+import { setup as setupSequencerInMemory } from './runtime/sequencer/in-memory/config.js'
+import { setup as setupStateInMemory } from './runtime/state/in-memory/config.js'
+// Runtime API: Redis-backed components (one client per component per thread).
+import { setup as setupConfigurationRedis } from './runtime/configuration/redis/config.js'
+import { setup as setupLockRedis } from './runtime/lock/redis/config.js'
+import { setup as setupPubSubRedis } from './runtime/pubsub/redis/config.js'
+import { setup as setupSequencerRedis } from './runtime/sequencer/redis/config.js'
+import { setup as setupStateRedis } from './runtime/state/redis/config.js'
 
 /**
  * Registers every built-in extension. Called once in main and once in each worker: each thread
@@ -37,4 +52,18 @@ const BUILT_INS: ReadonlyArray<(r: Registry) => void> = [
   setupFault,
   setupHttpLocalRateLimit,
   setupBuffer,
+  // Runtime API
+  setupRuntimeApi,
+  setupStateInMemory,
+  setupLockInMemory,
+  setupSequencerInMemory,
+  setupConfigurationInMemory,
+  setupSecretStoreLocalFile,
+  setupSecretStoreLocalEnv,
+  setupFileLocal,
+  setupStateRedis,
+  setupPubSubRedis,
+  setupLockRedis,
+  setupSequencerRedis,
+  setupConfigurationRedis,
 ]

@@ -18,6 +18,7 @@ import type { Bootstrap } from '../common/protobuf/generated/envoy/config/bootst
 import { MessageValidator } from '../common/protobuf/message-validator.js'
 import { loadSchema } from '../common/protobuf/schema.js'
 import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
+import { RuntimeHostImpl } from '../common/runtime-api/runtime-host-impl.js'
 import { exportSharedCounters } from '../common/shared/shared-counters.js'
 import { startMemoryStats } from '../common/stats/memory-stats.js'
 import { MAIN_SHARD, StatMemory } from '../common/stats/stat-memory.js'
@@ -77,6 +78,8 @@ export class InstanceImpl implements Instance {
   private drain!: DrainCoordinator
   private profiling!: CpuProfiling
   private accessLogs!: AccessLogManagerImpl
+  /** Runtime API: components of every runtime_api config, embedded ones for the whole process. */
+  private runtimeHost!: RuntimeHostImpl
   private workers: WorkerManager | undefined
   private admin: AdminImpl | undefined
   private stateName: ServerStateName = 'PRE_INITIALIZING'
@@ -164,6 +167,7 @@ export class InstanceImpl implements Instance {
     this.runtime = new RuntimeLoader(this.bootstrap.layered_runtime)
     this.accessLogs = new AccessLogManagerImpl(this.options.fileFlushIntervalMsec, this.logs.child('file'))
     this.profiling = new CpuProfiling(this.bootstrap.admin?.profile_path ?? '', () => this.workers)
+    this.runtimeHost = new RuntimeHostImpl({ registry: this.registry, log: this.logs.child('runtime'), shutdown: (reason) => this.shutdown(reason) })
     this.buildConfig()
   }
 
@@ -187,6 +191,8 @@ export class InstanceImpl implements Instance {
         hostStatMemory: this.hostStatMemory,
         log: this.logs.child('upstream'),
         publish: (snapshots) => void this.workers?.broadcast('cluster.update', { snapshots }),
+        // Health check and outlier detection event logs (`event_log_path`).
+        accessLogManager: this.accessLogs,
       })
     })
     const clusterNames = (this.bootstrap.static_resources?.clusters ?? []).map((c) => c.name)
@@ -202,6 +208,8 @@ export class InstanceImpl implements Instance {
         healthCheckFailed: () => this.drainState.healthCheckFailed(),
         workerIndex: -1,
         serverOptions: { drainTimeS: this.options.drainTimeS, drainStrategy: this.options.drainStrategy },
+        runtimeHost: this.runtimeHost,
+        serviceInvoker: undefined,
       }, this.store)
     })
     collect(() => this.buildAdminAccessLogs())
@@ -295,7 +303,8 @@ export class InstanceImpl implements Instance {
   }
 
   private async startListenersAndWorkers(): Promise<void> {
-    this.workers = new WorkerManager(this.options.concurrency, (i) => this.workerStartData(i), this.watchdog, this.memory, this.store, this.log)
+    this.workers = new WorkerManager(this.options.concurrency, (i) => this.workerStartData(i), this.watchdog, this.memory, this.store, this.log,
+      undefined, (rpc, i) => this.runtimeHost.serve(rpc, i))
     const workers = this.workers
     await this.listeners.bindAll({
       load: (listener, w) => this.store.gauge(`listener.${listener.statName}.worker_${w}.downstream_cx_active`).value(),
@@ -309,6 +318,8 @@ export class InstanceImpl implements Instance {
   }
 
   private afterStart(): void {
+    // Runtime API: app deliveries (pub/sub subscriptions) start once the listeners serve.
+    this.runtimeHost.start().catch((err: unknown) => this.log.warn({ err }, 'runtime API start failed'))
     this.store.gauge('server.concurrency', 'NeverImport').set(this.options.concurrency)
     this.store.gauge('server.version', 'NeverImport').set(versionNumber())
     this.store.gauge('server.hot_restart_epoch', 'NeverImport').set(0)
@@ -355,6 +366,7 @@ export class InstanceImpl implements Instance {
     // /quitquitquit exits at once, as in Envoy; signals drain first.
     if (reason !== '/quitquitquit' && reason !== 'init_only') await this.drain.drainForShutdown()
     await this.workers?.stopAll()
+    await this.runtimeHost.stop()
     this.clusters.shutdown()
     await this.admin?.close()
     for (const t of this.timers) clearInterval(t)

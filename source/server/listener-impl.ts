@@ -15,6 +15,8 @@ import {
   LISTENER_FILTERS, type ListenerFilterFactoryCb, type NamedListenerFilterConfigFactory,
 } from '../envoy/network/listener-filter.js'
 import type { Registry } from '../envoy/registry/registry.js'
+import type { ServiceInvoker } from '../envoy/runtime-api/invoker.js'
+import type { RuntimeHostApi } from '../envoy/runtime-api/runtime-host.js'
 import type { RuntimeSnapshot } from '../envoy/runtime/runtime.js'
 import type { Scope } from '../envoy/stats/stats.js'
 import type { ClusterManager } from '../envoy/upstream/cluster-manager.js'
@@ -35,6 +37,10 @@ export interface ListenerContext {
   healthCheckFailed: () => boolean
   workerIndex: number
   serverOptions: { drainTimeS: number; drainStrategy: 'gradual' | 'immediate' }
+  /** Runtime API: main's RuntimeHost, or a worker's proxy to it. */
+  runtimeHost: RuntimeHostApi
+  /** Runtime API: the worker's service invoker; undefined on main. */
+  serviceInvoker: ServiceInvoker | undefined
 }
 
 /** A built filter chain: its name and the per-connection installers of its filters. */
@@ -116,6 +122,8 @@ export class ListenerImpl {
       healthCheckFailed: ctx.healthCheckFailed,
       workerIndex: ctx.workerIndex,
       serverOptions: ctx.serverOptions,
+      runtimeHost: ctx.runtimeHost,
+      serviceInvoker: ctx.serviceInvoker,
     }
     const build = (fc: FilterChain, p: string): FilterChainImpl => {
       const factories: NetworkFilterFactoryCb[] = []

@@ -6,7 +6,8 @@ import { RpcChannel } from '../common/thread/rpc-channel.js'
 import type { MainEvents, MainMethods, WorkerEvents, WorkerMethods, WorkerStartData } from '../envoy/server/worker.js'
 import { type WatchdogMemory, workerWatchdogSlot } from './watchdog-memory.js'
 
-type Channel = RpcChannel<WorkerMethods, MainMethods, MainEvents, WorkerEvents>
+/** Main's end of a worker's channel. */
+export type Channel = RpcChannel<WorkerMethods, MainMethods, MainEvents, WorkerEvents>
 
 const SHUTDOWN_TIMEOUT_MS = 5000
 
@@ -20,14 +21,17 @@ export class WorkerImpl {
   private readonly watchdog: WatchdogMemory
   private readonly log: Logger
   private readonly onExit: (worker: WorkerImpl, code: number) => void
+  /** Registers main's handlers for the worker's requests on each new thread's channel. */
+  private readonly serveChannel: (rpc: Channel, index: number) => void
   private thread: Worker | undefined
   private rpc: Channel | undefined
   private stopping = false
   private startedAt = 0
 
   constructor(index: number, startData: () => WorkerStartData, watchdog: WatchdogMemory, log: Logger,
-    onExit: (worker: WorkerImpl, code: number) => void) {
+    onExit: (worker: WorkerImpl, code: number) => void, serveChannel: (rpc: Channel, index: number) => void = () => {}) {
     this.index = index
+    this.serveChannel = serveChannel
     this.startData = startData
     this.watchdog = watchdog
     this.log = log
@@ -57,6 +61,7 @@ export class WorkerImpl {
       name: `worker_${this.index}`,
     })
     const rpc: Channel = new RpcChannel(thread)
+    this.serveChannel(rpc, this.index)
     this.thread = thread
     this.rpc = rpc
     this.startedAt = Date.now()

@@ -4,7 +4,7 @@ import { workerShard } from '../common/stats/stat-memory.js'
 import type { Counter, Scope } from '../envoy/stats/stats.js'
 import type { WorkerMethods, WorkerStartData } from '../envoy/server/worker.js'
 import type { WatchdogMemory } from './watchdog-memory.js'
-import { WorkerImpl } from './worker-impl.js'
+import { type Channel, WorkerImpl } from './worker-impl.js'
 
 const RESTART_BACKOFF_BASE_MS = 100
 const RESTART_BACKOFF_MAX_MS = 10_000
@@ -35,6 +35,8 @@ export class WorkerManager {
     scope: Scope,
     log: Logger,
     onRestarted: (index: number) => void = () => {},
+    /** Main's handlers for worker requests (runtime API), set up on every (re)started thread. */
+    serveChannel: (rpc: Channel, index: number) => void = () => {},
   ) {
     this.log = log
     this.memory = memory
@@ -43,7 +45,7 @@ export class WorkerManager {
     for (let i = 0; i < concurrency; i++) {
       this.perWorkerRestarts.push(scope.counter(`server.worker_${i}.restarts`))
       this.backoff.push(RESTART_BACKOFF_BASE_MS)
-      this.workers.push(new WorkerImpl(i, () => startData(i), watchdog, log, (w, code) => this.crashed(w, code)))
+      this.workers.push(new WorkerImpl(i, () => startData(i), watchdog, log, (w, code) => this.crashed(w, code), serveChannel))
     }
   }
 

@@ -6,6 +6,9 @@ import { LogContext } from '../common/logger/logger.js'
 import { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
 import { CpuProfiler } from '../common/profiler/cpu-profiler.js'
 import { RuntimeSnapshotImpl } from '../common/runtime/runtime-impl.js'
+import { http1CodecStats } from '../common/http/http1/codec-stats.js'
+import { ServiceInvokerImpl } from '../common/runtime-api/invoker/service-invoker-impl.js'
+import { RuntimeHostProxy } from '../common/runtime-api/runtime-host-proxy.js'
 import { importSharedCounters } from '../common/shared/shared-counters.js'
 import { startMemoryStats } from '../common/stats/memory-stats.js'
 import { StatMemory, workerShard } from '../common/stats/stat-memory.js'
@@ -81,6 +84,9 @@ export class WorkerThread {
 
     const rpc: Channel = new RpcChannel(port)
     this.serve(rpc)
+    // Runtime API: embedded components live on main; this proxy reaches them over `rpc`.
+    const runtimeHost = new RuntimeHostProxy(rpc, this.registry, this.logs.child('runtime'), data.index)
+    const serviceInvoker = new ServiceInvokerImpl(this.internalListeners, http1CodecStats(this.store), this.logs.child('router'))
     const ctx = {
       registry: this.registry,
       scope: this.store,
@@ -92,6 +98,8 @@ export class WorkerThread {
       healthCheckFailed: () => this.drainState.healthCheckFailed(),
       workerIndex: data.index,
       serverOptions: { drainTimeS: data.serverOptions.drainTimeS, drainStrategy: data.serverOptions.drainStrategy },
+      runtimeHost,
+      serviceInvoker,
     }
     for (const l of data.listeners) {
       // Main built the same listener before it started us, so this does not fail on config.

@@ -57,6 +57,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
   private responseComplete = false
   private done = false
   private closeConnection = false
+  private resetLocally = false
   private idleTimer: NodeJS.Timeout | undefined
   private requestTimer: NodeJS.Timeout | undefined
   private durationTimer: NodeJS.Timeout | undefined
@@ -160,7 +161,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
     const stats = this.owner.config.stats
     if (!this.responseComplete) {
       stats.downstream_rq_rx_reset.inc()
-      this.streamInfo.setResponseFlag(ResponseFlag.DownstreamConnectionTermination)
+      if (!this.resetLocally) this.streamInfo.setResponseFlag(ResponseFlag.DownstreamConnectionTermination)
       this.log.debug({ stream: this.streamId, reason }, 'downstream reset')
     }
     this.finish(true)
@@ -247,7 +248,8 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
   resetStream(): void {
     if (this.done) return
     this.owner.config.stats.downstream_rq_tx_reset.inc()
-    this.streamInfo.setResponseFlag(ResponseFlag.LocalReset)
+    // Our own reset: the flags are the resetter's (UC, UT, ...), not DC/LR (Envoy).
+    this.resetLocally = true
     this.closeConnection = true
     this.encoder.stream.resetStream('LocalReset')
     this.finish(true)

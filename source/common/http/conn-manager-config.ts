@@ -145,6 +145,8 @@ export class ConnectionManagerConfig {
       healthCheckFailed: ctx.healthCheckFailed,
       httpScope,
       workerIndex: ctx.workerIndex,
+      runtimeHost: ctx.runtimeHost,
+      serviceInvoker: ctx.serviceInvoker,
     }
     const category = ctx.registry.category<NamedHttpFilterConfigFactory>(HTTP_FILTERS)
     this.filters = []

@@ -37,7 +37,8 @@ function lastXffAddresses(xff: string | undefined): string[] {
  * cleans `x-envoy-*` headers from external clients, and handles x-request-id and via.
  */
 export function mutateRequestHeaders(headers: HeaderMap, connection: Connection, config: ConnectionManagerConfig, isUpgrade: boolean): MutateResult {
-  for (const h of HOP_BY_HOP) headers.remove(h)
+  // An upgrade keeps `connection` (and `upgrade`): they are forwarded to the upstream (Envoy).
+  for (const h of HOP_BY_HOP) if (!(isUpgrade && h === 'connection')) headers.remove(h)
   if (!isUpgrade) headers.remove('upgrade')
   const te = headers.get('te')
   if (te !== undefined && te.toLowerCase() !== 'trailers') headers.remove('te')

@@ -11,6 +11,7 @@ import type { HeaderMap } from '../../envoy/http/header-map.js'
 import type { RouteEntry } from '../../envoy/router/router.js'
 import { ResponseFlag } from '../../envoy/stream-info/stream-info.js'
 import type { ClusterManager, PoolFailureReason, ThreadLocalCluster } from '../../envoy/upstream/cluster-manager.js'
+import { OutlierResult } from '../../envoy/upstream/outlier-detection.js'
 import type { ConnectionManagerStats } from '../http/conn-manager-stats.js'
 import { RetryState, resetReasonText } from './retry-state.js'
 import { UpstreamRequest, type UpstreamRequestOwner } from './upstream-request.js'
@@ -188,6 +189,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   onPoolReady(req: UpstreamRequest): void {
     if (req !== this.upstream) return
+    req.host.outlierDetector.putResult(OutlierResult.LocalOriginConnectSuccess)
     const info = this.cb.streamInfo()
     info.upstreamLocalAddress = req.upstreamLocalAddress
     info.firstUpstreamTxByteSent = performance.now()
@@ -227,6 +229,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       this.localReply(503, `${UPSTREAM_RESET_PREFIX}overflow`, 'upstream_reset_before_response_started{overflow}')
       return
     }
+    req.host.outlierDetector.putResult(OutlierResult.LocalOriginConnectFailed)
     info.upstreamTransportFailureReason = details
     const text = reason === 'Timeout' ? 'connection timeout' : resetReasonText('ConnectionFailure')
     if (this.maybeRetry({ kind: 'connect-failure' })) return
@@ -242,6 +245,9 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   onUpstreamHeaders(req: UpstreamRequest, headers: HeaderMap, endStream: boolean): void {
     if (req !== this.upstream) return
     const code = Number(headers.get(':status') ?? 0)
+    // Outlier detection and passive health checks see every response, retried or not (as in Envoy).
+    req.host.outlierDetector.putHttpResponseCode(code)
+    if (headers.get('x-envoy-immediate-health-check-fail') !== undefined) req.host.healthChecker.setUnhealthy('ImmediateHealthCheckFail')
     const info = this.cb.streamInfo()
     info.firstUpstreamRxByteReceived = performance.now()
     const retriable = this.retry?.retriable({ kind: 'headers', code, headers }) ?? false
@@ -276,6 +282,8 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (req !== this.upstream) return
     const stats = this.cluster!.info.stats
     stats.upstream_rq_rx_reset.inc()
+    // An overflow is the cluster's circuit breaker, not the host's fault.
+    if (reason !== 'Overflow') req.host.outlierDetector.putResult(OutlierResult.LocalOriginConnectFailed)
     const info = this.cb.streamInfo()
     if (this.responseStarted) {
       // Part of the response is out: the downstream can only be reset too.
@@ -387,10 +395,12 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     const r = retry.tryRetry()
     if (r === 'exhausted') {
       stats.upstream_rq_retry_limit_exceeded.inc()
+      this.cb.streamInfo().setResponseFlag(ResponseFlag.UpstreamRetryLimitExceeded)
       return false
     }
     if (r === 'overflow') {
       stats.upstream_rq_retry_overflow.inc()
+      this.cb.streamInfo().setResponseFlag(ResponseFlag.UpstreamOverflow)
       return false
     }
     stats.upstream_rq_retry.inc()
@@ -413,6 +423,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       if (req !== this.upstream || this.responseStarted) return
       this.cluster!.info.stats.upstream_rq_per_try_timeout.inc()
       req?.host.stats.rq_timeout.inc()
+      req?.host.outlierDetector.putResult(OutlierResult.LocalOriginTimeout, 504)
       if (this.maybeRetry({ kind: 'per-try-timeout' })) return
       this.onTimeout()
     }), this.perTryTimeoutMs)
@@ -428,6 +439,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (this.done) return
     this.cluster!.info.stats.upstream_rq_timeout.inc()
     this.upstream?.host.stats.rq_timeout.inc()
+    if (!this.responseStarted) this.upstream?.host.outlierDetector.putResult(OutlierResult.LocalOriginTimeout, 504)
     this.onTimeout()
   }
 

@@ -14,8 +14,10 @@ export interface HealthCheckTarget {
 }
 
 export class ClusterHost {
-  /** `ip:port` (or the pipe path), unique per cluster. */
+  /** `ip:port` (or the pipe path). */
   readonly address: string
+  /** Identity across discovery updates: the address, plus `#n` for its n-th repeat in one list. */
+  readonly key: string
   /** As discovered; its `healthFlags` are the EDS-health bits. */
   snapshot: HostSnapshot
   /** Active health check, outlier and pending-removal bits (HealthFlag). */
@@ -23,9 +25,10 @@ export class ClusterHost {
   /** Slot in the cluster's HostMonitorMemory, -1 while it has none. */
   monitorSlot = -1
 
-  constructor(snapshot: HostSnapshot) {
+  constructor(snapshot: HostSnapshot, key?: string) {
     this.snapshot = snapshot
     this.address = snapshotAddressString(snapshot)
+    this.key = key ?? this.address
   }
 
   healthFlags(): number {

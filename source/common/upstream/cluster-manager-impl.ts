@@ -5,7 +5,8 @@
  * turn snapshots into hosts, load balancers and connections (ThreadLocalClusterManagerImpl).
  */
 import type { Logger } from 'pino'
-import type { Counter, Gauge, Scope } from '../../envoy/stats/stats.js'
+import type { AccessLogManager } from '../../envoy/access-log/access-log.js'
+import type { Counter, Scope } from '../../envoy/stats/stats.js'
 import type { ClusterSnapshot, HostSnapshot } from '../../envoy/upstream/cluster-snapshot.js'
 import { ErrorCode } from '../errors/codes.js'
 import { ConfigError } from '../errors/envoy-ts-error.js'
@@ -13,14 +14,16 @@ import type { Bootstrap } from '../protobuf/generated/envoy/config/bootstrap/v3.
 import type { Cluster } from '../protobuf/generated/envoy/config/cluster/v3.js'
 import { MAIN_SHARD, type StatMemory } from '../stats/stat-memory.js'
 import { ThreadLocalStoreImpl } from '../stats/thread-local-store.js'
-import { checkLogicalDnsCluster, LogicalDnsCluster } from '../../extensions/clusters/logical-dns/cluster.js'
-import { checkStaticCluster, StaticCluster } from '../../extensions/clusters/static/cluster.js'
-import { checkDnsCluster, StrictDnsCluster, systemLookup } from '../../extensions/clusters/strict-dns/cluster.js'
-import { ClusterInfoImpl } from './cluster-info-impl.js'
+import { checkLogicalDnsCluster } from '../../extensions/clusters/logical-dns/cluster.js'
+import { checkStaticCluster } from '../../extensions/clusters/static/cluster.js'
+import { checkDnsCluster, systemLookup } from '../../extensions/clusters/strict-dns/cluster.js'
 import { clustersJson, clustersText, type ClusterStatusSource } from './clusters-status.js'
-import { EXCLUDED_FLAGS, healthOf } from './host-impl.js'
+import { OutlierEventLogger } from './event-loggers.js'
+import { checkHealthChecks } from './health-checker/health-checker-factory.js'
 import { checkLoadBalancerConfig } from './load-balancers/load-balancer-factory.js'
-import { createResourcesBuffer } from './resource-manager-impl.js'
+import { ManagedCluster } from './managed-cluster.js'
+import { checkOutlierDetection } from './outlier-detection-impl.js'
+import { realScheduler, type Scheduler } from './scheduler.js'
 
 export interface ResolvedAddress {
   address: string
@@ -68,6 +71,12 @@ export interface ClusterManagerImplOptions {
   publish: (snapshots: ClusterSnapshot[]) => void
   /** Replaces the system resolver (tests). */
   dnsLookup?: DnsLookup
+  /** Opens health check and outlier event logs (`event_log_path`); without it they are not written. */
+  accessLogManager?: AccessLogManager
+  /** Timers and clocks of health checking and outlier detection (tests). */
+  scheduler?: Scheduler
+  /** Uniform in [0, 1): jitter, enforcement percentages (tests). */
+  random?: () => number
 }
 
 function clustersOf(bootstrap: Bootstrap): Cluster[] {
@@ -92,77 +101,9 @@ export function checkClusters(bootstrap: Bootstrap): string[] {
     } catch (err) {
       errors.push(`${path}.lb_policy: ${(err as Error).message}`)
     }
+    errors.push(...checkHealthChecks(c, path), ...checkOutlierDetection(c.outlier_detection, path))
   })
   return errors
-}
-
-/** Order-insensitive identity of a host list: a DNS answer in a new order is not a change. */
-function membershipKey(hosts: readonly HostSnapshot[]): string {
-  return hosts.map((h) => JSON.stringify(h)).sort().join('\n')
-}
-
-class ManagedCluster implements DiscoveryContext {
-  readonly config: Cluster
-  readonly log: Logger
-  readonly lookup: DnsLookup
-  readonly info: ClusterInfoImpl
-  readonly stats: ClusterUpdateStats & Record<'membership_change', Counter>
-  readonly gauges: Record<'membership_total' | 'membership_healthy' | 'membership_degraded' | 'membership_excluded' | 'max_host_weight' | 'version', Gauge>
-  readonly discovery: ClusterDiscovery
-  snapshot: ClusterSnapshot
-  private readonly onChange: (c: ManagedCluster) => void
-  private key = ''
-
-  constructor(config: Cluster, o: ClusterManagerImplOptions, log: Logger, onChange: (c: ManagedCluster) => void) {
-    this.config = config
-    this.log = log
-    this.lookup = o.dnsLookup ?? systemLookup
-    this.onChange = onChange
-    const resources = createResourcesBuffer()
-    this.info = new ClusterInfoImpl(config, { store: o.scope, resources, initializeGauges: true })
-    const s = this.info.scope
-    this.stats = {
-      update_attempt: s.counter('update_attempt'), update_success: s.counter('update_success'),
-      update_failure: s.counter('update_failure'), update_empty: s.counter('update_empty'),
-      update_no_rebuild: s.counter('update_no_rebuild'), membership_change: s.counter('membership_change'),
-    }
-    const g = (n: string): Gauge => s.gauge(n, 'NeverImport')
-    this.gauges = {
-      membership_total: g('membership_total'), membership_healthy: g('membership_healthy'),
-      membership_degraded: g('membership_degraded'), membership_excluded: g('membership_excluded'),
-      max_host_weight: g('max_host_weight'), version: g('version'),
-    }
-    // `version` is Envoy's hash of the last xDS update: 0 for clusters from the bootstrap.
-    this.gauges.version.set(0)
-    const factor = config.load_assignment?.policy?.overprovisioning_factor
-    this.snapshot = { name: config.name, config, hosts: [], version: 1, resources, overprovisioningFactor: factor === undefined ? 1.4 : factor / 100 }
-    this.updateMembershipGauges()
-    const type = config.type ?? 'STATIC'
-    this.discovery = type === 'STRICT_DNS' ? new StrictDnsCluster(this) : type === 'LOGICAL_DNS' ? new LogicalDnsCluster(this) : new StaticCluster(this)
-  }
-
-  setHosts(hosts: HostSnapshot[]): void {
-    const key = membershipKey(hosts)
-    if (key === this.key) {
-      this.stats.update_no_rebuild.inc()
-      return
-    }
-    this.key = key
-    this.snapshot = { ...this.snapshot, hosts, version: this.snapshot.version + 1 }
-    this.stats.membership_change.inc()
-    this.updateMembershipGauges()
-    this.onChange(this)
-  }
-
-  private updateMembershipGauges(): void {
-    const hosts = this.snapshot.hosts
-    const excluded = (h: HostSnapshot): boolean => (h.healthFlags & EXCLUDED_FLAGS) !== 0
-    this.gauges.membership_total.set(hosts.length)
-    this.gauges.membership_healthy.set(hosts.filter((h) => !excluded(h) && healthOf(h.healthFlags) === 'Healthy').length)
-    this.gauges.membership_degraded.set(hosts.filter((h) => !excluded(h) && healthOf(h.healthFlags) === 'Degraded').length)
-    this.gauges.membership_excluded.set(hosts.filter(excluded).length)
-    this.gauges.max_host_weight.set(hosts.reduce((m, h) => Math.max(m, h.weight), 0))
-  }
 }
 
 export class ClusterManagerImpl {
@@ -184,9 +125,22 @@ export class ClusterManagerImpl {
     this.clusterUpdated = cm.counter('cluster_updated')
     for (const n of ['cluster_modified', 'cluster_removed', 'cluster_updated_via_merge', 'update_merge_cancelled', 'update_out_of_merge_window']) cm.counter(n)
     cm.gauge('warming_clusters', 'NeverImport').set(0)
-    const log = options.log
+    const logs = options.accessLogManager
+    const scheduler = options.scheduler ?? realScheduler
+    const outlierLogPath = bootstrap.cluster_manager?.outlier_detection?.event_log_path ?? ''
+    let outlierLog: OutlierEventLogger | undefined
+    if (outlierLogPath !== '' && logs !== undefined) {
+      // Opened on the first event, so `--mode validate` creates no files.
+      let file: ReturnType<AccessLogManager['createAccessLogFile']> | undefined
+      outlierLog = new OutlierEventLogger({ write: (e) => (file ??= logs.createAccessLogFile(outlierLogPath)).write(e) }, scheduler.now, scheduler.wallNow)
+    }
     for (const config of clustersOf(bootstrap)) {
-      this.clusters.push(new ManagedCluster(config, options, log, (c) => this.onMembershipChange(c)))
+      this.clusters.push(new ManagedCluster(config, {
+        scope: options.scope, log: options.log, lookup: options.dnsLookup ?? systemLookup, scheduler,
+        random: options.random ?? Math.random, onChange: (c) => this.onMembershipChange(c),
+        ...(logs !== undefined ? { openEventLog: (path: string) => logs.createAccessLogFile(path) } : {}),
+        outlierEventLogger: () => outlierLog,
+      }))
     }
     cm.counter('cluster_added').add(this.clusters.length)
     cm.gauge('active_clusters', 'NeverImport').set(this.clusters.length)
@@ -199,11 +153,12 @@ export class ClusterManagerImpl {
 
   /**
    * Starts discovery for every cluster; resolves when each has its first host set (DNS
-   * clusters: first resolution done, success or failure), after publishing all snapshots.
+   * clusters: first resolution done, success or failure) and, with active health checks, every
+   * initial host has had its first check (Envoy's cluster warming), after publishing all snapshots.
    */
   initialize(): Promise<void> {
     this.initializing ??= (async () => {
-      await Promise.all(this.clusters.map((c) => c.discovery.initialize()))
+      await Promise.all(this.clusters.map((c) => c.initialize()))
       if (this.stopped) return
       this.initialized = true
       this.options.publish(this.snapshots())
@@ -230,14 +185,14 @@ export class ClusterManagerImpl {
     return clustersJson(this.statusSources(), this.hostStore)
   }
 
-  /** Stops DNS timers. Main thread, at shutdown. */
+  /** Stops DNS timers, health checks and outlier detection. Main thread, at shutdown. */
   shutdown(): void {
     this.stopped = true
-    for (const c of this.clusters) c.discovery.shutdown()
+    for (const c of this.clusters) c.shutdown()
   }
 
   private statusSources(): ClusterStatusSource[] {
-    return this.clusters.map((c) => ({ info: c.info, snapshot: c.snapshot }))
+    return this.clusters.map((c) => c.statusSource())
   }
 
   private onMembershipChange(c: ManagedCluster): void {

@@ -9,9 +9,26 @@ import { HealthFlag } from '../../envoy/upstream/host.js'
 import type { ClusterInfoImpl } from './cluster-info-impl.js'
 import { HOST_COUNTERS, HOST_GAUGES, hostStatName, snapshotAddressString } from './host-impl.js'
 
+export type SuccessRateType = 'ExternalOrigin' | 'LocalOrigin'
+
+/** What `/clusters` reads from a cluster's outlier detector. */
+export interface OutlierStatus {
+  successRateAverage(type: SuccessRateType): number
+  successRateEjectionThreshold(type: SuccessRateType): number
+  /** Last interval's success rate of the host at `address`, -1 when unknown. */
+  hostSuccessRate(address: string, type: SuccessRateType): number
+}
+
 export interface ClusterStatusSource {
   info: ClusterInfoImpl
   snapshot: ClusterSnapshot
+  /** Present when the cluster has `outlier_detection`. */
+  outlier?: OutlierStatus
+}
+
+/** fmt's `{:g}` for the doubles `/clusters` prints (up to 6 significant digits). */
+function g(n: number): string {
+  return String(Number(n.toPrecision(6)))
 }
 
 /** Envoy's HostUtility::healthFlagsToString order and spelling. */
@@ -31,7 +48,7 @@ const FLAG_TEXT: ReadonlyArray<readonly [number, string]> = [
 const FLAG_JSON: ReadonlyArray<readonly [number, string]> = [
   [HealthFlag.FAILED_ACTIVE_HC, 'failed_active_health_check'],
   [HealthFlag.FAILED_OUTLIER_CHECK, 'failed_outlier_check'],
-  [HealthFlag.DEGRADED_ACTIVE_HC, 'degraded_active_health_check'],
+  [HealthFlag.DEGRADED_ACTIVE_HC, 'failed_active_degraded_check'],
   [HealthFlag.PENDING_DYNAMIC_REMOVAL, 'pending_dynamic_removal'],
   [HealthFlag.PENDING_ACTIVE_HC, 'pending_active_hc'],
   [HealthFlag.EXCLUDED_VIA_IMMEDIATE_HC_FAIL, 'excluded_via_immediate_hc_fail'],
@@ -66,9 +83,19 @@ const PRIORITIES: ReadonlyArray<readonly [ResourcePriority, string, string]> = [
 /** `/clusters` text: `<cluster>::<key>::<value>` lines, hosts as `<cluster>::<address>::<key>::<value>`. */
 export function clustersText(clusters: readonly ClusterStatusSource[], hostStore: Scope): string {
   const out: string[] = []
-  for (const { info, snapshot } of clusters) {
+  for (const source of clusters) {
+    const { info, snapshot } = source
     const c = info.name
     out.push(`${c}::observability_name::${info.observabilityName}`)
+    const od = source.outlier
+    if (od !== undefined) {
+      out.push(
+        `${c}::outlier::success_rate_average::${g(od.successRateAverage('ExternalOrigin'))}`,
+        `${c}::outlier::success_rate_ejection_threshold::${g(od.successRateEjectionThreshold('ExternalOrigin'))}`,
+        `${c}::outlier::local_origin_success_rate_average::${g(od.successRateAverage('LocalOrigin'))}`,
+        `${c}::outlier::local_origin_success_rate_ejection_threshold::${g(od.successRateEjectionThreshold('LocalOrigin'))}`,
+      )
+    }
     for (const [priority, label] of PRIORITIES) {
       const l = info.resourceManagerImpl(priority).limits
       out.push(`${c}::${label}::max_connections::${l.max_connections}`, `${c}::${label}::max_pending_requests::${l.max_pending_requests}`,
@@ -83,38 +110,47 @@ export function clustersText(clusters: readonly ClusterStatusSource[], hostStore
         `${c}::${a}::hostname::${h.hostname}`, `${c}::${a}::health_flags::${healthFlagsText(h.healthFlags)}`,
         `${c}::${a}::weight::${h.weight}`, `${c}::${a}::region::${h.locality.region}`, `${c}::${a}::zone::${h.locality.zone}`,
         `${c}::${a}::sub_zone::${h.locality.sub_zone}`, `${c}::${a}::canary::false`, `${c}::${a}::priority::${h.priority}`,
-        `${c}::${a}::success_rate::-1`, `${c}::${a}::local_origin_success_rate::-1`,
+        `${c}::${a}::success_rate::${g(od?.hostSuccessRate(a, 'ExternalOrigin') ?? -1)}`,
+        `${c}::${a}::local_origin_success_rate::${g(od?.hostSuccessRate(a, 'LocalOrigin') ?? -1)}`,
       )
     }
   }
   return out.length === 0 ? '' : `${out.join('\n')}\n`
 }
 
-function hostStatusJson(h: HostSnapshot, cluster: string, hostStore: Scope): Record<string, unknown> {
+function hostStatusJson(h: HostSnapshot, cluster: string, hostStore: Scope, od: OutlierStatus | undefined): Record<string, unknown> {
   const address = h.family === 0 ? { pipe: { path: h.ip } } : { socket_address: { address: h.ip, port_value: h.port } }
   const f = h.healthFlags
   const health: Record<string, unknown> = {
     eds_health_status: (f & HealthFlag.FAILED_EDS_HEALTH) !== 0 ? 'UNHEALTHY' : (f & HealthFlag.DEGRADED_EDS_HEALTH) !== 0 ? 'DEGRADED' : 'HEALTHY',
   }
   for (const [bit, name] of FLAG_JSON) if ((f & bit) !== 0) health[name] = true
+  const a = snapshotAddressString(h)
+  const sr = od?.hostSuccessRate(a, 'ExternalOrigin') ?? -1
+  const localSr = od?.hostSuccessRate(a, 'LocalOrigin') ?? -1
+  // Field order of admin.v3.HostStatus; success rates only when known, as in Envoy.
   return {
     address,
     // uint64 values are strings in proto JSON.
-    stats: hostStats(hostStore, cluster, snapshotAddressString(h)).map((s) => ({ name: s.name, value: String(s.value), type: s.type })),
+    stats: hostStats(hostStore, cluster, a).map((s) => ({ name: s.name, value: String(s.value), type: s.type })),
     health_status: health,
+    ...(sr >= 0 ? { success_rate: { value: sr } } : {}),
     weight: h.weight,
     hostname: h.hostname,
     priority: h.priority,
+    ...(localSr >= 0 ? { local_origin_success_rate: { value: localSr } } : {}),
     locality: { region: h.locality.region, zone: h.locality.zone, sub_zone: h.locality.sub_zone },
   }
 }
 
-/** `/clusters?format=json` (admin.v3.Clusters); `success_rate` is left out while unknown, as in Envoy. */
+/** `/clusters?format=json` (admin.v3.Clusters); success rates are left out while unknown, as in Envoy. */
 export function clustersJson(clusters: readonly ClusterStatusSource[], hostStore: Scope): Record<string, unknown> {
   return {
-    cluster_statuses: clusters.map(({ info, snapshot }) => ({
+    cluster_statuses: clusters.map(({ info, snapshot, outlier }) => ({
       name: info.name,
       added_via_api: false,
+      ...((outlier?.successRateEjectionThreshold('ExternalOrigin') ?? -1) > 0
+        ? { success_rate_ejection_threshold: { value: outlier!.successRateEjectionThreshold('ExternalOrigin') } } : {}),
       observability_name: info.observabilityName,
       circuit_breakers: {
         thresholds: PRIORITIES.map(([priority, , proto]) => {
@@ -125,7 +161,9 @@ export function clustersJson(clusters: readonly ClusterStatusSource[], hostStore
           }
         }),
       },
-      host_statuses: hostsInOrder(snapshot).map((h) => hostStatusJson(h, info.name, hostStore)),
+      host_statuses: hostsInOrder(snapshot).map((h) => hostStatusJson(h, info.name, hostStore, outlier)),
+      ...((outlier?.successRateEjectionThreshold('LocalOrigin') ?? -1) > 0
+        ? { local_origin_success_rate_ejection_threshold: { value: outlier!.successRateEjectionThreshold('LocalOrigin') } } : {}),
     })),
   }
 }

@@ -5,7 +5,9 @@ import type { HostSnapshot } from '../../envoy/upstream/cluster-snapshot.js'
 import {
   HealthFlag, type Host, type HostHealth, type HostSet, type HostStats, type Locality, type PrioritySet,
 } from '../../envoy/upstream/host.js'
+import type { DetectorHostMonitor, HealthCheckHostMonitor } from '../../envoy/upstream/outlier-detection.js'
 import type { HealthStatus } from '../protobuf/generated/envoy/config/core/v3.js'
+import { NULL_HOST_MONITOR } from './host-monitor-memory.js'
 import type { LbEndpoint, LocalityLbEndpoints } from '../protobuf/generated/envoy/config/endpoint/v3.js'
 
 /** Flags that take a host out of rotation (Envoy's coarse health: Unhealthy). */
@@ -48,6 +50,14 @@ export function endpointHostSnapshot(
   }
   if (hc !== undefined && hc.port_value !== 0) snapshot.healthCheckPort = hc.port_value
   if (hc !== undefined && hc.hostname !== '') snapshot.healthCheckHostname = hc.hostname
+  const hcAddress = hc?.address
+  if (hcAddress?.socket_address !== undefined) {
+    const ip = hcAddress.socket_address.address
+    snapshot.healthCheckAddress = { ip, port: hcAddress.socket_address.port_value ?? 0, family: ip.includes(':') ? 6 : 4 }
+  } else if (hcAddress?.pipe !== undefined) {
+    snapshot.healthCheckAddress = { ip: hcAddress.pipe.path, port: 0, family: 0 }
+  }
+  if (hc?.disable_active_health_check === true) snapshot.disableActiveHealthCheck = true
   return snapshot
 }
 
@@ -98,6 +108,8 @@ export class HostImpl implements Host {
   /** Weight of this host's locality group (0 when unset). */
   readonly localityWeight: number
   readonly attributesKey: string
+  outlierDetector: DetectorHostMonitor = NULL_HOST_MONITOR
+  healthChecker: HealthCheckHostMonitor = NULL_HOST_MONITOR
   private flags: number
 
   /** `hostStore` is the thread's store over the host stat memory. */
@@ -122,6 +134,12 @@ export class HostImpl implements Host {
   /** Main's latest view of this host's health. */
   setHealthFlags(flags: number): void {
     this.flags = flags
+  }
+
+  /** Points the data path's reports at this host's slot of the cluster's monitor memory. */
+  setMonitor(monitor: DetectorHostMonitor & HealthCheckHostMonitor): void {
+    this.outlierDetector = monitor
+    this.healthChecker = monitor
   }
 
   health(): HostHealth {

@@ -14,12 +14,14 @@ import type {
 import type { ClusterSnapshot } from '../../envoy/upstream/cluster-snapshot.js'
 import type { Host } from '../../envoy/upstream/host.js'
 import type { LoadBalancer, LoadBalancerContext } from '../../envoy/upstream/load-balancer.js'
+import { OutlierResult } from '../../envoy/upstream/outlier-detection.js'
 import { Http1ConnPoolImpl } from '../http/http1/conn-pool-impl.js'
 import { ClientConnectionImpl } from '../network/client-connection-impl.js'
 import type { StatMemory } from '../stats/stat-memory.js'
 import { ThreadLocalStoreImpl } from '../stats/thread-local-store.js'
 import { ClusterInfoImpl } from './cluster-info-impl.js'
 import { HostImpl, hostAttributesKey, PrioritySetImpl, snapshotAddressString } from './host-impl.js'
+import { HostMonitor, HostMonitorMemory, NULL_HOST_MONITOR, outlierThresholds } from './host-monitor-memory.js'
 import { createLoadBalancer } from './load-balancers/load-balancer-factory.js'
 
 export interface ThreadLocalClusterManagerOptions {
@@ -77,6 +79,8 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
     const pending = this.connectHost(host, {
       onConnected: (conn) => {
         attached = true
+        // tcp_proxy reports nothing more about this attempt (Envoy's LocalOriginConnectSuccessFinal).
+        host.outlierDetector.putResult(OutlierResult.LocalOriginConnectSuccessFinal)
         stats.upstream_rq_pending_active.dec()
         stats.upstream_rq_total.inc()
         stats.upstream_rq_active.inc()
@@ -95,12 +99,18 @@ export class ThreadLocalClusterImpl implements ThreadLocalCluster {
       },
       onFailed: (reason, details) => {
         stats.upstream_rq_pending_active.dec()
+        // As Envoy's tcp_proxy: a connect timeout or a refused/reset connect counts against the host.
+        if (reason === 'Timeout') host.outlierDetector.putResult(OutlierResult.LocalOriginTimeout)
+        else if (reason === 'RemoteConnectionFailure') host.outlierDetector.putResult(OutlierResult.LocalOriginConnectFailed)
         callbacks.onPoolFailure(reason, details, host)
       },
     })
+    let cancelled = false
     return {
       cancel: () => {
-        if (attached) return
+        // Idempotent: a second cancel must not count the pending request out twice.
+        if (attached || cancelled) return
+        cancelled = true
         pending.cancel()
         stats.upstream_rq_pending_active.dec()
       },
@@ -249,19 +259,30 @@ export class ThreadLocalClusterManagerImpl implements ClusterManager {
       list.push(h)
       previous.set(h.addressString, list)
     }
+    const memory = s.hostMonitors !== undefined ? new HostMonitorMemory(s.hostMonitors) : undefined
+    const thresholds = outlierThresholds(s.config)
+    const activeHealthChecks = s.config.health_checks.length > 0
     const hosts = s.hosts.map((snap) => {
       const list = previous.get(snapshotAddressString(snap))
       const key = hostAttributesKey(snap)
       const i = list?.findIndex((h) => h.attributesKey === key) ?? -1
+      let host: HostImpl
       if (list !== undefined && i >= 0) {
-        const kept = list.splice(i, 1)[0]!
-        kept.setHealthFlags(snap.healthFlags)
-        return kept
+        host = list.splice(i, 1)[0]!
+        host.setHealthFlags(snap.healthFlags)
+      } else {
+        host = new HostImpl(snap, info, this.hostStore)
       }
-      return new HostImpl(snap, info, this.hostStore)
+      // Slots may be renumbered when main replaces the memory, so rebind on every snapshot.
+      host.setMonitor(memory !== undefined && snap.monitorSlot !== undefined
+        ? new HostMonitor(memory, snap.monitorSlot, thresholds, activeHealthChecks) : NULL_HOST_MONITOR)
+      return host
     })
     const prioritySet = new PrioritySetImpl(hosts, s.overprovisioningFactor)
-    const lb = createLoadBalancer({ prioritySet, config: s.config, ...(this.options.random !== undefined ? { random: this.options.random } : {}) })
+    const lb = createLoadBalancer({
+      prioritySet, config: s.config, onPanic: () => info.stats.lb_healthy_panic.inc(),
+      ...(this.options.random !== undefined ? { random: this.options.random } : {}),
+    })
     if (reuse !== undefined) {
       reuse.prioritySet = prioritySet
       reuse.loadBalancer = lb

@@ -10,6 +10,8 @@ import type { Scope } from '../stats/stats.js'
 import type { StreamInfo } from '../stream-info/stream-info.js'
 import type { ClusterManager } from '../upstream/cluster-manager.js'
 import type { HeaderMap } from './header-map.js'
+import type { ServiceInvoker } from '../runtime-api/invoker.js'
+import type { RuntimeHostApi } from '../runtime-api/runtime-host.js'
 
 /**
  * HTTP filters (Envoy's Http::StreamDecoderFilter / StreamEncoderFilter). One instance per
@@ -149,6 +151,10 @@ export interface HttpFilterFactoryContext {
   /** The HCM's `stat_prefix` scope (`http.<stat_prefix>.`). */
   readonly httpScope: Scope
   readonly workerIndex: number
+  /** Runtime API (the Dapr HTTP API filter): main's RuntimeHost, or a worker's proxy to it. */
+  readonly runtimeHost: RuntimeHostApi
+  /** Runtime API: this worker's service invoker; undefined on main. */
+  readonly serviceInvoker: ServiceInvoker | undefined
 }
 
 /** An HTTP filter extension (Envoy's NamedHttpFilterConfigFactory). */

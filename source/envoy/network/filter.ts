@@ -7,6 +7,8 @@ import type { Scope } from '../stats/stats.js'
 import type { ClusterManager } from '../upstream/cluster-manager.js'
 import type { Connection } from './connection.js'
 import type { DrainDecision } from './drain-decision.js'
+import type { ServiceInvoker } from '../runtime-api/invoker.js'
+import type { RuntimeHostApi } from '../runtime-api/runtime-host.js'
 
 /** What a filter returns: keep going down the chain, or stop here until resumed. */
 export const FilterStatus = { Continue: 'Continue', StopIteration: 'StopIteration' } as const
@@ -74,6 +76,13 @@ export interface FactoryContext {
   readonly workerIndex: number
   /** `--drain-time-s` etc. that filters need. */
   readonly serverOptions: { drainTimeS: number; drainStrategy: 'gradual' | 'immediate' }
+  /**
+   * Runtime API: builds runtime configs' components. On main the RuntimeHost itself (it
+   * validates and owns embedded components), on workers a proxy to it.
+   */
+  readonly runtimeHost: RuntimeHostApi
+  /** Runtime API: this worker's service invoker (internal listeners); undefined on main. */
+  readonly serviceInvoker: ServiceInvoker | undefined
 }
 
 /** A network filter extension (Envoy's NamedNetworkFilterConfigFactory). */

@@ -1,5 +1,6 @@
 import type { RuntimeApi } from '../../common/protobuf/generated/envoy_ts/extensions/filters/network/runtime_api/v1.js'
 import type { ComponentKind, ComponentTypes, ConfigurationItem, PubSubMessage, DeliveryStatus } from './components.js'
+import type { RuntimeAppSubscription } from './host-rpc.js'
 
 /**
  * A runtime API config's components as one thread sees them: look-ups by kind and name. Built
@@ -16,6 +17,8 @@ export interface RuntimeComponents {
 export type RuntimeStreamEvent =
   | { kind: 'configuration'; subscriptionId: string; items: ConfigurationItem[] }
   | { kind: 'topic'; subscriptionId: string; deliveryId: string; message: PubSubMessage }
+  /** The subscription was stopped elsewhere (`unsubscribe` from another thread): end the stream. */
+  | { kind: 'end'; subscriptionId: string }
 
 /**
  * The runtime API's cross-thread service (main's RuntimeHost and each worker's proxy to it):
@@ -29,13 +32,28 @@ export interface RuntimeHostApi {
    * a config main accepted.
    */
   components(config: RuntimeApi, path: string): RuntimeComponents
-  /** Starts a configuration subscription on main; updates arrive through `onEvent`. */
-  subscribeConfiguration(store: string, config: RuntimeApi, keys: string[], onEvent: (items: ConfigurationItem[]) => void): Promise<{ id: string; stop(): Promise<void> }>
+  /**
+   * Starts a configuration subscription on main; updates arrive through `onEvent`. `onEnd`
+   * (added by the runtime API foundation) is called when the subscription is stopped by
+   * `unsubscribe` from anywhere, not when `stop()` of the result is called.
+   */
+  subscribeConfiguration(store: string, config: RuntimeApi, keys: string[], onEvent: (items: ConfigurationItem[]) => void, onEnd?: () => void): Promise<{ id: string; stop(): Promise<void> }>
   /** Layotto SubscribeTopicEvents: main delivers messages of `topic` to this stream; the returned ack settles one delivery. */
   subscribeTopic(pubsub: string, config: RuntimeApi, topic: string, metadata: Record<string, string>, onMessage: (deliveryId: string, m: PubSubMessage) => void): Promise<{ id: string; ack(deliveryId: string, status: DeliveryStatus): void; stop(): Promise<void> }>
+  /**
+   * Stops a subscription by id from any thread (Dapr's UnsubscribeConfiguration may arrive on
+   * another connection, hence another worker); the stream that owns it gets an `end` event.
+   * False when no such subscription exists. Added by the runtime API foundation.
+   */
+  unsubscribe(id: string): Promise<boolean>
   /** Extended metadata set through SetMetadata, shared by every thread. */
   setMetadata(key: string, value: string): Promise<void>
   getMetadata(): Promise<Record<string, string>>
+  /**
+   * The application's pub/sub subscriptions (from main's SubscriptionManager, empty when there
+   * is none), for GetMetadata. Added by the runtime API foundation.
+   */
+  subscriptions(appId: string): Promise<RuntimeAppSubscription[]>
   /** Dapr's Shutdown: a graceful shutdown of the whole process. */
   shutdown(): void
 }

@@ -4,6 +4,10 @@ import type { StatMemoryHandles } from '../../common/stats/stat-memory.js'
 import type { Bootstrap } from '../../common/protobuf/generated/envoy/config/bootstrap/v3.js'
 import type { HistogramUnit } from '../stats/stats.js'
 import type { ClusterSnapshot } from '../upstream/cluster-snapshot.js'
+import type {
+  RuntimeAckEvent, RuntimeAppSubscription, RuntimeCallParams, RuntimeResult, RuntimeSubscribeParams,
+} from '../runtime-api/host-rpc.js'
+import type { RuntimeStreamEvent } from '../runtime-api/runtime-host.js'
 
 /**
  * Everything a worker thread needs to build itself, passed as `workerData`. A restarted worker
@@ -70,12 +74,31 @@ export type WorkerMethods = {
 /** Requests a worker sends to main. */
 export type MainMethods = {
   'main.ping': { params: Record<string, never>; result: null }
+  // Runtime API (source/common/runtime-api/runtime-host-impl.ts serves them on main).
+  /** A method call on an embedded component (one instance, on main). */
+  'runtime.call': { params: RuntimeCallParams; result: RuntimeResult<unknown> }
+  /** Opens a configuration or topic subscription whose events go to this worker (`runtime.stream`). */
+  'runtime.subscribe': { params: RuntimeSubscribeParams; result: RuntimeResult<null> }
+  /** Stops a subscription opened by any worker; false if it does not exist. */
+  'runtime.unsubscribe': { params: { id: string }; result: boolean }
+  /** Sets one extended metadata key (when `set` is given); returns all of them. */
+  'runtime.metadata': { params: { set?: { key: string; value: string } }; result: Record<string, string> }
+  /** The app's pub/sub subscriptions (GetMetadata). */
+  'runtime.subscriptions': { params: { appId: string }; result: RuntimeAppSubscription[] }
+  /** Dapr's Shutdown: a graceful shutdown of the process. */
+  'runtime.shutdown': { params: Record<string, never>; result: null }
 }
 
 /** Events a worker posts to main. */
 export type WorkerEvents = {
   /** The worker built its config and is serving. */
   ready: { index: number }
+  /** Runtime API: the outcome of one topic delivery of a stream this worker serves. */
+  'runtime.ack': RuntimeAckEvent
 }
 
-export type MainEvents = Record<string, never>
+/** Events main posts to a worker. */
+export type MainEvents = {
+  /** Runtime API: an event of a subscription this worker opened (`runtime.subscribe`). */
+  'runtime.stream': RuntimeStreamEvent
+}

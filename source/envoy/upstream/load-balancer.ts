@@ -23,4 +23,6 @@ export interface LoadBalancerFactoryParams {
   config: import('../../common/protobuf/generated/envoy/config/cluster/v3.js').Cluster
   /** Source of randomness in [0, 1); injectable for tests. */
   random?: () => number
+  /** Called for each pick made from a priority level in panic (counts `lb_healthy_panic`). */
+  onPanic?: () => void
 }

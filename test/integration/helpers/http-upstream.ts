@@ -49,8 +49,8 @@ export type Action =
   | { kind: 'hang' }
   /** Streams `bytes` of the deterministic block pattern (chunked unless `contentLength`), honouring back-pressure. */
   | { kind: 'source'; bytes: number; contentLength?: boolean; trailers?: Record<string, string> }
-  /** Hashes the request body as it streams (never buffers it), then answers with `{ bytes, sha256 }`. */
-  | { kind: 'sink' }
+  /** Hashes the request body as it streams (never buffers it), then answers with `{ bytes, sha256 }`; `slow` pauses reading. */
+  | { kind: 'sink'; slow?: { every: number; pauseMs: number } }
   /** Full control. */
   | { kind: 'custom'; handle: (req: http.IncomingMessage, res: http.ServerResponse, seen: SeenRequest) => void }
 
@@ -161,9 +161,17 @@ export class HttpUpstream {
       case 'sink': {
         const hash = crypto.createHash('sha256')
         let bytes = 0
+        let sincePause = 0
+        const slow = action.slow
         req.on('data', (c: Buffer) => {
           hash.update(c)
           bytes += c.length
+          sincePause += c.length
+          if (slow !== undefined && sincePause >= slow.every) {
+            sincePause = 0
+            req.pause()
+            setTimeout(() => req.resume(), slow.pauseMs)
+          }
         })
         req.on('end', () => {
           this.seen.push(seen)

@@ -604,6 +604,8 @@ export function fakeHttpFactoryContext(opts: FakeHttpFactoryContextOptions = {})
     healthCheckFailed: () => failed,
     httpScope: base.store.createScope(`http.${opts.statPrefix ?? 'ingress_http'}`),
     workerIndex: base.workerIndex,
+    runtimeHost: base.runtimeHost,
+    serviceInvoker: base.serviceInvoker,
     failHealthCheck(f: boolean) {
       failed = f
     },

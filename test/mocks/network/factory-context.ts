@@ -5,6 +5,7 @@
  */
 import pino from 'pino'
 import { RegistryImpl } from '../../../source/common/config/registry-impl.js'
+import { RuntimeHostImpl } from '../../../source/common/runtime-api/runtime-host-impl.js'
 import { RuntimeSnapshotImpl } from '../../../source/common/runtime/runtime-impl.js'
 import { StatMemory, workerShard } from '../../../source/common/stats/stat-memory.js'
 import { ThreadLocalStoreImpl } from '../../../source/common/stats/thread-local-store.js'
@@ -33,12 +34,13 @@ export function fakeFactoryContext(opts: {
   const workerIndex = opts.workerIndex ?? 0
   const store = new ThreadLocalStoreImpl(opts.memory ?? newStatMemory(), workerIndex < 0 ? 0 : workerShard(workerIndex))
   const runtime = opts.runtime ?? new FakeRuntime()
+  const registry = new RegistryImpl()
   return {
     store,
     scope: store,
     listenerScope: store.createScope('listener.127.0.0.1_10000'),
     log: silentLog,
-    registry: new RegistryImpl(),
+    registry,
     clusterManager: { getThreadLocalCluster: () => undefined, clusterNames: () => [] },
     accessLogManager: {
       createAccessLogFile: () => ({ write: () => {} }),
@@ -50,6 +52,9 @@ export function fakeFactoryContext(opts: {
     healthCheckFailed: () => false,
     workerIndex,
     serverOptions: { drainTimeS: 600, drainStrategy: 'gradual' },
+    // A real host over this context's registry: runtime components run in the test's thread.
+    runtimeHost: new RuntimeHostImpl({ registry, log: silentLog, shutdown: () => {} }),
+    serviceInvoker: undefined,
   }
 }
 

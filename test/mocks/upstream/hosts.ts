@@ -7,6 +7,9 @@ import type { Address } from '../../../source/envoy/network/address.js'
 import type { Counter, Gauge, GaugeImportMode } from '../../../source/envoy/stats/stats.js'
 import type { ClusterInfo } from '../../../source/envoy/upstream/cluster-info.js'
 import type { Host, HostHealth, HostSet, HostStats, Locality, PrioritySet } from '../../../source/envoy/upstream/host.js'
+import type {
+  DetectorHostMonitor, HealthCheckHostMonitor, OutlierResultValue,
+} from '../../../source/envoy/upstream/outlier-detection.js'
 import type { Cluster } from '../../../source/common/protobuf/generated/envoy/config/cluster/v3.js'
 import { HealthFlag } from '../../../source/envoy/upstream/host.js'
 
@@ -73,6 +76,22 @@ function fakeHostStats(): HostStats {
   }
 }
 
+/** Records what the data path reported about a host. */
+export class FakeHostMonitor implements DetectorHostMonitor, HealthCheckHostMonitor {
+  readonly codes: number[] = []
+  readonly results: Array<{ result: OutlierResultValue; code: number | undefined }> = []
+  immediateFailures = 0
+  putHttpResponseCode(code: number): void {
+    this.codes.push(code)
+  }
+  putResult(result: OutlierResultValue, code?: number): void {
+    this.results.push({ result, code })
+  }
+  setUnhealthy(): void {
+    this.immediateFailures++
+  }
+}
+
 export interface FakeHostOptions {
   /** `ip:port`; defaults to 10.0.0.<n>:80 with a running n. */
   address?: string
@@ -105,6 +124,9 @@ export class FakeHost implements Host {
   readonly priority: number
   readonly weight: number
   readonly stats: HostStats = fakeHostStats()
+  readonly monitor = new FakeHostMonitor()
+  readonly outlierDetector: DetectorHostMonitor = this.monitor
+  readonly healthChecker: HealthCheckHostMonitor = this.monitor
   /** Mutable: change it, then rebuild the host set (health is read at snapshot time). */
   currentHealth: HostHealth
 

@@ -191,7 +191,8 @@ export class ClientConnectionImpl implements ClientConnection, ConnectionCallbac
       s.decoder.decodeData(body, true)
       return
     }
-    this.onStreamReset(s, s.responseBytes ? 'ConnectionTermination' : 'RemoteReset', '')
+    // A connected upstream that closes mid-exchange is a connection termination (Envoy's CodecClient).
+    this.onStreamReset(s, 'ConnectionTermination', '')
   }
 
   protocol(): Protocol {

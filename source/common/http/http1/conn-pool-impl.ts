@@ -113,6 +113,8 @@ export class Http1ConnPoolImpl implements HttpConnPool {
   private readonly idle: ActiveClient[] = []
   private readonly pending: PendingStream[] = []
   private connecting = 0
+  /** Open connections (idle or busy). */
+  private clients = 0
   private draining = false
 
   constructor(host: Host, info: ClusterInfo, connect: (host: Host, cb: ConnectCallbacks) => Cancellable, log: Logger) {
@@ -186,6 +188,7 @@ export class Http1ConnPoolImpl implements HttpConnPool {
     this.connect(this.host, {
       onConnected: (conn) => {
         this.connecting--
+        this.clients++
         this.info.stats.upstream_cx_http1_total.inc()
         const codec = new ClientCodec(conn, this.settings, this.codecStats)
         const client = new ActiveClient(conn, codec)
@@ -210,10 +213,13 @@ export class Http1ConnPoolImpl implements HttpConnPool {
           onEvent: (e) => {
             if (e === 'Connected') return
             client.closed = true
+            this.clients--
             if (client.idleTimer !== undefined) clearTimeout(client.idleTimer)
             const i = this.idle.indexOf(client)
             if (i >= 0) this.idle.splice(i, 1)
             codec.onRemoteClose()
+            // Requests queued behind max_connections get a connection in place of this one.
+            if (this.pending.length > this.connecting && !this.draining) this.newConnection()
           },
           onAboveWriteBufferHighWatermark: () => {},
           onBelowWriteBufferLowWatermark: () => {},
@@ -223,6 +229,9 @@ export class Http1ConnPoolImpl implements HttpConnPool {
       },
       onFailed: (reason, details) => {
         this.connecting--
+        // Over max_connections, Envoy's pool queues the request (upstream_cx_overflow) until one
+        // of its connections is free; only max_pending_requests fails requests.
+        if (reason === 'Overflow' && this.clients > 0) return
         this.failPending(reason, details)
       },
     })

@@ -22,15 +22,6 @@ export interface RedisSettings {
   readTimeoutMs: number
 }
 
-/**
- * Metadata keys of Dapr's Redis components that envoy-ts reads elsewhere or accepts without
- * effect (go-redis pool tuning, which a single multiplexed ioredis connection has no use for).
- */
-const POOL_KEYS = new Set([
-  'poolSize', 'poolTimeout', 'maxConnAge', 'minIdleConns', 'idleCheckFrequency', 'idleTimeout',
-  'writeTimeout', 'redisMaxRetries', 'redisMinRetryInterval', 'redisMaxRetryInterval',
-])
-
 /** Reads the metadata of one component; every error names `<path>.metadata.<field>`. */
 export class MetadataReader {
   readonly metadata: Record<string, unknown>
@@ -150,11 +141,6 @@ export function parseRedisSettings(md: MetadataReader): RedisSettings {
     dialTimeoutMs: dial <= 0 ? 5000 : dial,
     readTimeoutMs: read < 0 ? 0 : read,
   }
-}
-
-/** Whether a metadata key is one of Dapr's go-redis pool settings, accepted but unused. */
-export function isIgnoredPoolSetting(field: string): boolean {
-  return POOL_KEYS.has(field)
 }
 
 /**

@@ -243,10 +243,12 @@ export class PriorityLoad {
 export abstract class HostSourceLoadBalancerBase implements LoadBalancer {
   protected readonly priorityLoad: PriorityLoad
   protected readonly random: () => number
+  private readonly onPanic: (() => void) | undefined
 
   constructor(params: LoadBalancerFactoryParams) {
     this.random = params.random ?? Math.random
     this.priorityLoad = new PriorityLoad(params.prioritySet, priorityLoadOptions(params.config), this.random)
+    this.onPanic = params.onPanic
   }
 
   // LoadBalancer
@@ -256,6 +258,7 @@ export abstract class HostSourceLoadBalancerBase implements LoadBalancer {
     for (let i = 0; i < attempts; i++) {
       const source = this.priorityLoad.choosePriority(this.random)
       if (source === undefined || source.hosts.length === 0) return undefined
+      if (source.panic) this.onPanic?.()
       host = this.pickHost(source)
       if (host === undefined || context?.shouldSelectAnotherHost?.(host) !== true) return host
     }

@@ -90,9 +90,11 @@ export abstract class ThreadAwareLoadBalancerBase implements LoadBalancer {
   readonly tables: HashTable[] = []
   private readonly random: () => number
   private readonly key: Hash64Parts = { hi: 0, lo: 0 }
+  private readonly onPanic: (() => void) | undefined
 
   constructor(params: LoadBalancerFactoryParams, createTable: HashTableFactory) {
     this.random = params.random ?? Math.random
+    this.onPanic = params.onPanic
     const options = priorityLoadOptions(params.config)
     this.priorityLoad = new PriorityLoad(params.prioritySet, options, this.random)
     const useHostname = params.config.common_lb_config?.consistent_hashing_lb_config?.use_hostname_for_hashing === true
@@ -115,6 +117,7 @@ export abstract class ThreadAwareLoadBalancerBase implements LoadBalancer {
     }
     const source = this.priorityLoad.sourceForBucket(modParts(key.hi, key.lo, 100))
     if (source === undefined) return undefined
+    if (source.panic) this.onPanic?.()
     const table = this.tables[source.priority]!
     const attempts = context?.shouldSelectAnotherHost === undefined ? 1 : (context.hostSelectionRetryCount ?? 0) + 1
     let host: Host | undefined

@@ -187,12 +187,12 @@ describe('ClientConnectionImpl: responses', () => {
 })
 
 describe('ClientConnectionImpl: errors and resets', () => {
-  it('resets with RemoteReset when the upstream closes before responding', () => {
+  it('resets with ConnectionTermination when the upstream closes before responding', () => {
     const { start, codec } = setup()
     const { encoder, d } = start()
     encoder.encodeHeaders(get(), true)
     codec.onRemoteClose()
-    assert.deepEqual(d.resets, [{ reason: 'RemoteReset', details: '' }])
+    assert.deepEqual(d.resets, [{ reason: 'ConnectionTermination', details: '' }])
     assert.equal(codec.reusable(), false)
   })
 

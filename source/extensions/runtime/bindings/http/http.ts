@@ -1,8 +1,9 @@
 import http from 'node:http'
 import https from 'node:https'
 import type { Logger } from 'pino'
+import { RuntimeApiError } from '../../../../common/runtime-api/runtime-api-error.js'
 import type { OutputBinding } from '../../../../envoy/runtime-api/components.js'
-import { RuntimeStatus, type RuntimeApiErrorData, type RuntimeStatusCode } from '../../../../envoy/runtime-api/errors.js'
+import { RuntimeStatus, type RuntimeStatusCode } from '../../../../envoy/runtime-api/errors.js'
 
 export interface HttpBindingOptions {
   url: URL
@@ -177,6 +178,6 @@ export function isTruthy(v: string): boolean {
   return ['y', 'yes', 'true', 't', 'on', '1'].includes(v.trim().toLowerCase())
 }
 
-function bindingError(status: RuntimeStatusCode, message: string): Error & RuntimeApiErrorData {
-  return Object.assign(new Error(message), { status, errorCode: 'ERR_INVOKE_OUTPUT_BINDING' })
+function bindingError(status: RuntimeStatusCode, message: string): RuntimeApiError {
+  return new RuntimeApiError(status, 'ERR_INVOKE_OUTPUT_BINDING', message)
 }

@@ -1,21 +1,12 @@
-import { ErrorCode } from '../../../../common/errors/codes.js'
-import { ConfigError } from '../../../../common/errors/envoy-ts-error.js'
+import { ComponentMetadata } from '../../../../common/runtime-api/component-metadata.js'
 import type { Registry } from '../../../../envoy/registry/registry.js'
 import { RUNTIME_COMPONENTS, type RuntimeComponentFactory } from '../../../../envoy/runtime-api/component-factory.js'
 import { DEFAULT_IN_MEMORY_PUBSUB_OPTIONS, InMemoryPubSub, type InMemoryPubSubOptions } from './in-memory.js'
 
 /** Checks the metadata of a `pubsub.in-memory` component (`maxQueueLength`, optional). */
 export function inMemoryPubSubOptions(metadata: Record<string, unknown>, path: string): InMemoryPubSubOptions {
-  const options = { ...DEFAULT_IN_MEMORY_PUBSUB_OPTIONS }
-  const raw = metadata['maxQueueLength']
-  if (raw !== undefined && raw !== null && raw !== '') {
-    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN
-    if (!Number.isSafeInteger(n) || n < 1) {
-      throw new ConfigError(ErrorCode.CONFIG_INVALID, [`${path}.metadata.maxQueueLength: must be a positive integer, got ${JSON.stringify(raw)}`])
-    }
-    options.maxQueueLength = n
-  }
-  return options
+  const md = new ComponentMetadata(metadata, path)
+  return { ...DEFAULT_IN_MEMORY_PUBSUB_OPTIONS, maxQueueLength: md.int('maxQueueLength', DEFAULT_IN_MEMORY_PUBSUB_OPTIONS.maxQueueLength, 1) }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
+import { RuntimeApiError } from '../../../../common/runtime-api/runtime-api-error.js'
 import type { DeliveryStatus, PubSub, PubSubMessage } from '../../../../envoy/runtime-api/components.js'
-import { RuntimeStatus, type RuntimeApiErrorData, type RuntimeStatusCode } from '../../../../envoy/runtime-api/errors.js'
+import { RuntimeStatus } from '../../../../envoy/runtime-api/errors.js'
 
 export interface InMemoryPubSubOptions {
   /** Undelivered messages a subscription may hold; publishing beyond it fails RESOURCE_EXHAUSTED. */
@@ -53,11 +54,11 @@ export class InMemoryPubSub implements PubSub {
   }
 
   async publish(topic: string, data: Uint8Array, contentType: string, metadata: Record<string, string> = {}): Promise<void> {
-    if (topic === '') throw runtimeError(RuntimeStatus.INVALID_ARGUMENT, 'ERR_TOPIC_NAME_EMPTY', 'topic is empty')
+    if (topic === '') throw new RuntimeApiError(RuntimeStatus.INVALID_ARGUMENT, 'ERR_TOPIC_NAME_EMPTY', 'topic is empty')
     const targets = this.matching(topic)
     for (const s of targets) {
       if (s.pending() >= this.options.maxQueueLength) {
-        throw runtimeError(RuntimeStatus.RESOURCE_EXHAUSTED, 'ERR_PUBSUB_PUBLISH_MESSAGE',
+        throw new RuntimeApiError(RuntimeStatus.RESOURCE_EXHAUSTED, 'ERR_PUBSUB_PUBLISH_MESSAGE',
           `pubsub ${this.name}: topic ${topic} has ${s.pending()} undelivered messages (maxQueueLength ${this.options.maxQueueLength})`)
       }
     }
@@ -71,7 +72,7 @@ export class InMemoryPubSub implements PubSub {
   }
 
   async subscribe(topic: string, handler: Handler, _metadata?: Record<string, string>): Promise<() => Promise<void>> {
-    if (topic === '') throw runtimeError(RuntimeStatus.INVALID_ARGUMENT, 'ERR_TOPIC_NAME_EMPTY', 'topic is empty')
+    if (topic === '') throw new RuntimeApiError(RuntimeStatus.INVALID_ARGUMENT, 'ERR_TOPIC_NAME_EMPTY', 'topic is empty')
     const sub = new TopicSubscription(this.name, topic, handler, this.options, this.log)
     let set = this.subscriptions.get(topic)
     if (set === undefined) {
@@ -211,7 +212,3 @@ function errorMessage(err: unknown): string | undefined {
   return err instanceof Error ? err.message : String(err)
 }
 
-/** A RuntimeApiError-shaped Error (status + Dapr error code), as the handlers map it. */
-export function runtimeError(status: RuntimeStatusCode, errorCode: string, message: string): Error & RuntimeApiErrorData {
-  return Object.assign(new Error(message), { status, errorCode })
-}
