@@ -15,9 +15,11 @@ import { setup as setupNetworkLocalRateLimit } from './filters/network/local-rat
 import { setup as setupTcpProxy } from './filters/network/tcp-proxy/config.js'
 // Runtime API: the filter and its embedded components.
 import { setup as setupRuntimeApi } from './filters/network/runtime-api/config.js'
+import { setup as setupBindingsHttp } from './runtime/bindings/http/config.js'
 import { setup as setupConfigurationInMemory } from './runtime/configuration/in-memory/config.js'
 import { setup as setupFileLocal } from './runtime/file/local/config.js'
 import { setup as setupLockInMemory } from './runtime/lock/in-memory/config.js'
+import { setup as setupPubSubInMemory } from './runtime/pubsub/in-memory/config.js'
 import { setup as setupSecretStoreLocalEnv } from './runtime/secretstores/local-env/config.js'
 import { setup as setupSecretStoreLocalFile } from './runtime/secretstores/local-file/config.js'
 import { setup as setupSequencerInMemory } from './runtime/sequencer/in-memory/config.js'
@@ -55,12 +57,14 @@ const BUILT_INS: ReadonlyArray<(r: Registry) => void> = [
   // Runtime API
   setupRuntimeApi,
   setupStateInMemory,
+  setupPubSubInMemory,
   setupLockInMemory,
   setupSequencerInMemory,
   setupConfigurationInMemory,
   setupSecretStoreLocalFile,
   setupSecretStoreLocalEnv,
   setupFileLocal,
+  setupBindingsHttp,
   setupStateRedis,
   setupPubSubRedis,
   setupLockRedis,

@@ -68,9 +68,15 @@ async function stat(envoy: EnvoyProcess, name: string): Promise<number> {
 const quiet = { level: LogLevel.Error }
 
 describe('pub/sub through envoy-ts to a DaprServer subscriber', { skip }, () => {
-  const cleanups: Array<() => Promise<unknown>> = []
+  // Stopped in this order: the clients, envoy-ts (its connections to the app end with it), then
+  // the apps (a DaprServer in gRPC mode waits for open HTTP/2 sessions before it stops).
+  const clients: DaprClient[] = []
+  const envoys: EnvoyProcess[] = []
+  const servers: DaprServer[] = []
   after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {})
+    for (const c of clients) await c.stop().catch(() => {})
+    for (const e of envoys) await e.stop().catch(() => {})
+    for (const s of servers) await s.stop().catch(() => {})
   })
 
   for (const protocol of ['HTTP', 'GRPC'] as const) {
@@ -79,7 +85,7 @@ describe('pub/sub through envoy-ts to a DaprServer subscriber', { skip }, () => 
       const appPort = await freePort()
       const appId = `orders-${protocol.toLowerCase()}`
       const envoy = await startEnvoy({ config: bootstrap(grpcPort, { id: appId, port: appPort, protocol }), args: ['--concurrency', '2'] })
-      cleanups.push(() => envoy.stop())
+      envoys.push(envoy)
 
       const received: unknown[] = []
       let calls = 0
@@ -98,13 +104,13 @@ describe('pub/sub through envoy-ts to a DaprServer subscriber', { skip }, () => 
         return DaprPubSubStatusEnum.SUCCESS
       })
       await server.start()
-      cleanups.push(() => server.stop())
+      servers.push(server)
 
       // envoy-ts discovers the app in the background (the app may start after it).
       await until(async () => await stat(envoy, `runtime_api.${appId}.pubsub.subscriptions`) === 1, 15_000, 'the subscription')
 
       const client = new DaprClient({ daprHost: '127.0.0.1', daprPort: String(grpcPort), communicationProtocol: CommunicationProtocolEnum.GRPC, logger: quiet })
-      cleanups.push(() => client.stop())
+      clients.push(client)
       const res = await client.pubsub.publish('pubsub', 'orders', { orderId: 42, item: 'widget' })
       assert.equal(res.error, undefined)
 

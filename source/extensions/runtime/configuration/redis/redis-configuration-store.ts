@@ -207,7 +207,14 @@ class ConfigSubscription {
       if (!first && !this.stopped) void this.resume()
       first = false
     })
-    await sub.run('ERR_CONFIGURATION_SUBSCRIBE', (c) => c.psubscribe(...patterns))
+    try {
+      await sub.run('ERR_CONFIGURATION_SUBSCRIBE', (c) => c.psubscribe(...patterns))
+    } catch (err) {
+      // The caller gets the error and no stop function: do not leave a client reconnecting.
+      this.stopped = true
+      await sub.close()
+      throw err
+    }
   }
 
   private async resume(): Promise<void> {

@@ -73,7 +73,12 @@ export class RedisPubSub implements PubSub {
     const group = metadata?.['consumerID'] !== undefined && metadata['consumerID'] !== '' ? metadata['consumerID'] : this.options.consumerGroup
     const reader = new RedisConnection(this.settings, this.log, { label: `pubsub:${this.options.name}:${topic}`, blocking: true })
     const sub = new StreamSubscription({ ...this.options, topic, group, handler, conn: this.conn, reader, log: this.log })
-    await sub.start()
+    try {
+      await sub.start()
+    } catch (err) {
+      await reader.close()
+      throw err
+    }
     this.subscriptions.add(sub)
     return async () => {
       this.subscriptions.delete(sub)

@@ -1,0 +1,116 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import * as grpc from '@grpc/grpc-js'
+import protobuf from 'protobufjs'
+import { ROOT, tempDir } from './envoy-process.js'
+
+/**
+ * gRPC clients for the runtime API built from the wire-contract protos in `api/` with plain
+ * protobufjs (objects in and out with proto field names, 64-bit as strings, enums as names),
+ * the way a generic client would see the service.
+ */
+export function loadApiProtos(files: string[]): protobuf.Root {
+  const apiRoot = path.join(ROOT, 'api')
+  const root = new protobuf.Root()
+  root.resolvePath = (_origin, target) => {
+    const local = path.join(apiRoot, target)
+    return fs.existsSync(local) ? local : protobuf.util.path.resolve(_origin, target)
+  }
+  root.loadSync(files.map((f) => path.join(apiRoot, f)), { keepCase: true })
+  root.resolveAll()
+  return root
+}
+
+export type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface RuntimeClient {
+  client: grpc.Client
+  unary(method: string, req: Obj, metadata?: grpc.Metadata): Promise<Obj>
+  /** A bidi or server stream of `method`; server streams are started with `req`. */
+  stream(method: string, req?: Obj, metadata?: grpc.Metadata): grpc.ClientDuplexStream<Obj, Obj> & grpc.ClientReadableStream<Obj>
+  clientStream(method: string, send: Obj[]): Promise<Obj>
+  close(): void
+}
+
+export function runtimeClient(root: protobuf.Root, service: string, port: number): RuntimeClient {
+  const svc = root.lookupService(service)
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure())
+  const method = (name: string): { path: string; ser: (o: Obj) => Buffer; de: (b: Buffer) => Obj } => {
+    const m = svc.methods[name]
+    if (m === undefined) throw new Error(`no method ${service}.${name}`)
+    m.resolve()
+    const req = m.resolvedRequestType!
+    const res = m.resolvedResponseType!
+    return {
+      path: `/${service}/${name}`,
+      ser: (o) => Buffer.from(req.encode(req.fromObject(o)).finish()),
+      de: (b) => res.toObject(res.decode(b), { longs: String, enums: String, defaults: true, oneofs: true }),
+    }
+  }
+  return {
+    client,
+    unary: (name, req, metadata = new grpc.Metadata()) => new Promise((resolve, reject) => {
+      const m = method(name)
+      client.makeUnaryRequest(m.path, m.ser, m.de, req, metadata, (err, res) => (err ? reject(err) : resolve(res!)))
+    }),
+    stream: (name, req, metadata = new grpc.Metadata()) => {
+      const m = method(name)
+      const def = svc.methods[name]!
+      if (def.requestStream) return client.makeBidiStreamRequest(m.path, m.ser, m.de, metadata) as never
+      return client.makeServerStreamRequest(m.path, m.ser, m.de, req ?? {}, metadata) as never
+    },
+    clientStream: (name, send) => new Promise((resolve, reject) => {
+      const m = method(name)
+      const call = client.makeClientStreamRequest(m.path, m.ser, m.de, (err, res) => (err ? reject(err) : resolve(res!)))
+      for (const s of send) call.write(s)
+      call.end()
+    }),
+    close: () => client.close(),
+  }
+}
+
+/** Resolves with the next message of a stream (rejects if it ends first). */
+export function nextMessage(s: grpc.ClientReadableStream<Obj>, timeoutMs = 5000): Promise<Obj> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(t)
+      s.off('data', onData)
+      s.off('error', onError)
+      s.off('end', onEnd)
+    }
+    const onData = (m: Obj): void => { cleanup(); resolve(m) }
+    const onError = (e: Error): void => { cleanup(); reject(e) }
+    const onEnd = (): void => { cleanup(); reject(new Error('stream ended')) }
+    const t = setTimeout(() => { cleanup(); reject(new Error('no message in time')) }, timeoutMs)
+    s.on('data', onData)
+    s.once('error', onError)
+    s.once('end', onEnd)
+  })
+}
+
+/** Rejects with the gRPC error of `p`, checked against `code` and `re`. */
+export async function grpcFails(p: Promise<unknown>, code: grpc.status, re: RegExp): Promise<void> {
+  try {
+    await p
+  } catch (err) {
+    const e = err as grpc.ServiceError
+    if (e.code !== code || !re.test(e.details)) throw new Error(`expected ${grpc.status[code]} ${re}, got ${grpc.status[e.code]} ${e.details}`)
+    return
+  }
+  throw new Error(`expected ${grpc.status[code]} ${re}, but the call succeeded`)
+}
+
+/**
+ * An ENVOY_TS_EXTENSION_MODULES module that registers the in-memory pub/sub unless the build
+ * already does (it belongs to the pub/sub work, registered in all-extensions.ts when done).
+ */
+export function inMemoryPubSubModule(): string {
+  const target = path.join(ROOT, 'dist/source/extensions/runtime/pubsub/in-memory/config.js')
+  const file = path.join(tempDir('envoy-ts-ext-'), 'pubsub-in-memory.mjs')
+  fs.writeFileSync(file, `import { setup as s } from ${JSON.stringify(target)}
+export function setup(r) {
+  if (r.category('runtime component').lookup('pubsub.in-memory', undefined) === undefined) s(r)
+}
+`)
+  return file
+}
