@@ -18,6 +18,7 @@ import type { Bootstrap } from '../common/protobuf/generated/envoy/config/bootst
 import { MessageValidator } from '../common/protobuf/message-validator.js'
 import { loadSchema } from '../common/protobuf/schema.js'
 import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
+import { SubscriptionManagerImpl } from '../common/runtime-api/app-callback/subscription-manager-impl.js'
 import { RuntimeHostImpl } from '../common/runtime-api/runtime-host-impl.js'
 import { exportSharedCounters } from '../common/shared/shared-counters.js'
 import { startMemoryStats } from '../common/stats/memory-stats.js'
@@ -168,6 +169,7 @@ export class InstanceImpl implements Instance {
     this.accessLogs = new AccessLogManagerImpl(this.options.fileFlushIntervalMsec, this.logs.child('file'))
     this.profiling = new CpuProfiling(this.bootstrap.admin?.profile_path ?? '', () => this.workers)
     this.runtimeHost = new RuntimeHostImpl({ registry: this.registry, log: this.logs.child('runtime'), shutdown: (reason) => this.shutdown(reason) })
+    this.runtimeHost.setSubscriptionManager(new SubscriptionManagerImpl(this.logs.child('runtime'), this.store))
     this.buildConfig()
   }
 

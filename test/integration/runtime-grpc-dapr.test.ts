@@ -87,8 +87,9 @@ describe('Dapr gRPC API with the official @dapr/dapr client, --concurrency 4', (
     await c.state.save('statestore', [{ key: 'order', value: { id: 2 }, etag }])
     assert.deepEqual(await c.state.get('statestore', 'order'), { id: 2 })
     // first-write without an etag on an existing key fails.
-    await failsWith(c.state.save('statestore', [{ key: 'order', value: { id: 3 }, options: { concurrency: StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE } }]), /already exists/)
-    await failsWith(c.state.delete('statestore', 'order', { etag }), /failed deleting state with key order/)
+    await failsWith(c.state.save('statestore', [{ key: 'order', value: { id: 3 }, options: { concurrency: StateConcurrencyEnum.CONCURRENCY_FIRST_WRITE } as never }]), /already exists/)
+    // The SDK sends `etag` as the Etag's value (its typings say IEtag).
+    await failsWith(c.state.delete('statestore', 'order', { etag: '424242' } as never), /failed deleting state with key order/)
     await c.state.delete('statestore', 'order')
     assert.equal(await c.state.get('statestore', 'order'), '')
     await failsWith(c.state.get('nostore', 'x'), /state store nostore is not found/)

@@ -72,10 +72,13 @@ export class TcpBackend {
   port = 0
   healthy = true
   private readonly server: net.Server
+  private readonly sockets = new Set<net.Socket>()
 
   constructor(name: string) {
     this.name = name
     this.server = net.createServer((s) => {
+      this.sockets.add(s)
+      s.on('close', () => this.sockets.delete(s))
       s.on('error', () => {})
       s.on('data', (d) => s.write(d.toString() === 'PING' ? (this.healthy ? 'PONG' : 'NOPE') : this.name))
     })
@@ -87,7 +90,9 @@ export class TcpBackend {
     return this
   }
 
+  /** Stops listening and drops every connection (the proxy's health check connection included). */
   close(): Promise<void> {
+    for (const s of this.sockets) s.destroy()
     return new Promise((resolve) => this.server.close(() => resolve()))
   }
 }

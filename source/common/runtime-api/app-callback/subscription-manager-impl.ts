@@ -87,7 +87,8 @@ export class SubscriptionManagerImpl implements SubscriptionManager {
   private readonly backoffMaxMs: number
 
   constructor(log: Logger, scope: Scope, options: SubscriptionManagerOptions = {}) {
-    this.log = log.child({ component: 'pubsub' })
+    // The caller's logger already names the component (the RuntimeHost's `runtime`).
+    this.log = log
     // Stats live under runtime_api.<app_id>; accept the root scope or one already at runtime_api.
     this.scope = scope.prefix.endsWith('runtime_api.') ? scope : scope.createScope('runtime_api')
     this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 60_000

@@ -92,7 +92,7 @@ export const httpBindingFactory: RuntimeComponentFactory<'bindings'> = {
   type: 'http',
   embedded: false,
   create(name, metadata, ctx, path) {
-    return new HttpOutputBinding(name, httpBindingOptions(metadata, path), ctx.log.child({ component: 'bindings', binding: name }))
+    return new HttpOutputBinding(name, httpBindingOptions(metadata, path), ctx.log)
   },
 }
 

@@ -20,7 +20,7 @@ export const inMemoryPubSubFactory: RuntimeComponentFactory<'pubsub'> = {
   type: 'in-memory',
   embedded: true,
   create(name, metadata, ctx, path) {
-    return new InMemoryPubSub(name, inMemoryPubSubOptions(metadata, path), ctx.log.child({ component: 'pubsub', pubsub: name }))
+    return new InMemoryPubSub(name, inMemoryPubSubOptions(metadata, path), ctx.log)
   },
 }
 
