@@ -23,7 +23,10 @@ function list(dir) {
 }
 
 const filters = process.argv.slice(2)
-const files = list(path.join(top, 'dist/test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+// Only compiled tests whose source still exists: a renamed or deleted test leaves its old
+// output in dist/ until the next clean build.
+const hasSource = (f) => fs.existsSync(path.join(top, path.relative(path.join(top, 'dist'), f)).replace(/\.js$/, '.ts'))
+const files = list(path.join(top, 'dist/test')).filter(hasSource).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
 if (files.length === 0) {
   console.error('no test files matched')
   process.exit(1)

@@ -3,6 +3,7 @@ import { setup as setupFileAccessLog } from './access-loggers/file/config.js'
 import { setup as setupStreamAccessLogs } from './access-loggers/stream/config.js'
 import { setup as setupBuffer } from './filters/http/buffer/config.js'
 import { setup as setupCors } from './filters/http/cors/config.js'
+import { setup as setupDaprApi } from './filters/http/dapr-api/config.js'
 import { setup as setupFault } from './filters/http/fault/config.js'
 import { setup as setupHealthCheck } from './filters/http/health-check/config.js'
 import { setup as setupHttpLocalRateLimit } from './filters/http/local-ratelimit/config.js'
@@ -54,6 +55,7 @@ const BUILT_INS: ReadonlyArray<(r: Registry) => void> = [
   setupFault,
   setupHttpLocalRateLimit,
   setupBuffer,
+  setupDaprApi,
   // Runtime API
   setupRuntimeApi,
   setupStateInMemory,

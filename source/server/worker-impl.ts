@@ -65,11 +65,13 @@ export class WorkerImpl {
     this.thread = thread
     this.rpc = rpc
     this.startedAt = Date.now()
-    this.watchdog.started(workerWatchdogSlot(this.index))
     return new Promise((resolve, reject) => {
       let ready = false
       rpc.on('ready', () => {
         ready = true
+        // The guard dog times the worker's loop from here: loading modules and building the
+        // config at start-up is not a stall.
+        this.watchdog.started(workerWatchdogSlot(this.index))
         resolve()
       })
       thread.on('error', (err) => {

@@ -17,6 +17,8 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 const CUSTOM = 'custom %REQ(:METHOD)% %REQ(:PATH)% %PROTOCOL% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% ' +
   '%UPSTREAM_CLUSTER% %ROUTE_NAME% %BYTES_RECEIVED% %BYTES_SENT% %REQ(X-MISSING)% %DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%\n'
 
+/** Hooks start and stop processes: bounded, so a failed start cannot hang the run. */
+const HOOK = { timeout: 30_000 }
 let envoy: EnvoyProcess
 let upstream: HttpUpstream
 let deadPort = 0
@@ -102,13 +104,13 @@ describe('HTTP access log', () => {
     const gone = await startHttpUpstream()
     deadPort = gone.port
     await gone.close()
-    envoy = await startEnvoy({ config: config(), args: ['--file-flush-interval-msec', '10'] })
+    envoy = await startEnvoy({ config: config(), args: ['--file-flush-interval-msec', '10', '--drain-time-s', '2'] })
     port = await listenerPort(envoy, 'http_in')
-  })
+  }, HOOK)
   after(async () => {
-    await envoy.stop()
-    await upstream.close()
-  })
+    await envoy?.stop()
+    await upstream?.close()
+  }, HOOK)
 
   it('a proxied request', T, async () => {
     const started = Date.now()

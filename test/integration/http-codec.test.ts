@@ -27,6 +27,8 @@ const TRAILERS_OPTIONS = {
   },
 }
 
+/** Hooks start and stop processes: bounded, so a failed start cannot hang the run. */
+const HOOK = { timeout: 30_000 }
 let envoy: EnvoyProcess
 let upstream: HttpUpstream
 const ports: Record<string, number> = {}
@@ -82,13 +84,13 @@ const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost:
 describe('HTTP/1.1 codec', () => {
   before(async () => {
     upstream = await startHttpUpstream({ behavior })
-    envoy = await startEnvoy({ config: config(upstream.port), args: ['--file-flush-interval-msec', '10'] })
+    envoy = await startEnvoy({ config: config(upstream.port), args: ['--file-flush-interval-msec', '10', '--drain-time-s', '2'] })
     for (const l of ['http_in', 'http10', 'trailers', 'limits']) ports[l] = await listenerPort(envoy, l)
-  })
+  }, HOOK)
   after(async () => {
-    await envoy.stop()
-    await upstream.close()
-  })
+    await envoy?.stop()
+    await upstream?.close()
+  }, HOOK)
 
   it('keeps a connection alive across requests, downstream and upstream', T, async () => {
     const cxBefore = await statValue(envoy, 'http.codec.downstream_cx_total')

@@ -130,6 +130,8 @@ function mainBootstrap(ports: { a: number; b: number; c: number }): string {
   })
 }
 
+/** Hooks start and stop processes: bounded, so a failed start cannot hang the run. */
+const HOOK = { timeout: 30_000 }
 let envoy: EnvoyProcess
 let a: HttpUpstream
 let b: HttpUpstream
@@ -164,14 +166,14 @@ async function servedBy(p: string, headers: Record<string, string | string[]> = 
 describe('HTTP routing', () => {
   before(async () => {
     ;[a, b, c] = await Promise.all([echoUpstream('a'), echoUpstream('b'), echoUpstream('c')])
-    envoy = await startEnvoy({ config: mainBootstrap({ a: a.port, b: b.port, c: c.port }) })
+    envoy = await startEnvoy({ config: mainBootstrap({ a: a.port, b: b.port, c: c.port }), args: ['--drain-time-s', '2'] })
     for (const l of ['http_in', 'edge', 'hops', 'srv_append', 'srv_pass']) ports[l] = await listenerPort(envoy, l)
     port = ports.http_in!
-  })
+  }, HOOK)
   after(async () => {
-    await envoy.stop()
-    await Promise.all([a.close(), b.close(), c.close()])
-  })
+    await envoy?.stop()
+    await Promise.all([a?.close(), b?.close(), c?.close()])
+  }, HOOK)
 
   it('path, path_separated_prefix, case-insensitive prefix and safe_regex matches', async () => {
     const cases: Array<[string, string]> = [

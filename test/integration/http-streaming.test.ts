@@ -21,6 +21,8 @@ const SIZE = GiB
 const SLOW = { every: 16 * MiB, pauseMs: 20 }
 const RSS_BOUND = 128 * MiB
 
+/** Hooks start and stop processes: bounded, so a failed start cannot hang the run. */
+const HOOK = { timeout: 30_000 }
 let envoy: EnvoyProcess
 let upstream: HttpUpstream
 const ports: Record<string, number> = {}
@@ -60,13 +62,13 @@ describe('HTTP streaming and downstream timeouts', () => {
         ? { kind: 'sink', slow: SLOW }
         : req.url === '/download' ? { kind: 'source', bytes: SIZE } : { kind: 'echo' },
     })
-    envoy = await startEnvoy({ config: config(upstream.port), args: ['--file-flush-interval-msec', '10'] })
+    envoy = await startEnvoy({ config: config(upstream.port), args: ['--file-flush-interval-msec', '10', '--drain-time-s', '2'] })
     for (const l of ['http_in', 'headers_timeout', 'idle', 'request_timeout']) ports[l] = await listenerPort(envoy, l)
-  })
+  }, HOOK)
   after(async () => {
-    await envoy.stop()
-    await upstream.close()
-  })
+    await envoy?.stop()
+    await upstream?.close()
+  }, HOOK)
 
   it('a 1 GiB upload reaches a slow upstream byte-exact, with bounded proxy memory', { timeout: 120_000 }, async (t) => {
     const sampler = rssSampler()

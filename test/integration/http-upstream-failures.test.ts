@@ -18,6 +18,8 @@ import { listenerPort, startBlackHole, statValue, waitForStat } from './helpers/
 const T = { timeout: 20_000 }
 const RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: '
 
+/** Hooks start and stop processes: bounded, so a failed start cannot hang the run. */
+const HOOK = { timeout: 30_000 }
 let envoy: EnvoyProcess
 let upstream: HttpUpstream
 let hole: { port: number; close(): void }
@@ -114,15 +116,15 @@ describe('HTTP upstream failures', () => {
     hole = await startBlackHole()
     upstream = await startHttpUpstream({ behavior })
     const dead = await closedPort()
-    envoy = await startEnvoy({ config: config({ up: upstream.port, dead, hole: hole.port }), args: ['--file-flush-interval-msec', '10'] })
+    envoy = await startEnvoy({ config: config({ up: upstream.port, dead, hole: hole.port }), args: ['--file-flush-interval-msec', '10', '--drain-time-s', '2'] })
     port = await listenerPort(envoy, 'http_in')
     edgePort = await listenerPort(envoy, 'edge')
-  })
+  }, HOOK)
   after(async () => {
-    await envoy.stop()
-    await upstream.close()
-    hole.close()
-  })
+    await envoy?.stop()
+    await upstream?.close()
+    hole?.close()
+  }, HOOK)
 
   it('a refused connection is 503 "connection failure", flag UF', T, async () => {
     const r = await send(port, '/refused/1')
@@ -265,7 +267,7 @@ describe('HTTP upstream failures', () => {
   })
 
   it('circuit breaker max_requests: 503 UO while one request is active', T, async () => {
-    const first = send(port, '/cb-requests/1?delay=400')
+    const first = send(port, '/cb-requests/1?delay=1000')
     await upstream.waitForRequests(upstream.requestCount + 1)
     const second = await send(port, '/cb-requests/2')
     assert.equal(second.status, 503)
@@ -279,7 +281,7 @@ describe('HTTP upstream failures', () => {
   it('circuit breaker max_connections: over it, requests queue for a connection; over max_pending_requests, 503 UO', T, async () => {
     // Envoy's HTTP/1 pool does not fail a request it cannot open a connection for: it queues it
     // (upstream_cx_overflow) until a connection is free; only the pending limit fails requests.
-    const first = send(port, '/cb-queue/1?delay=400')
+    const first = send(port, '/cb-queue/1?delay=1500')
     await upstream.waitForRequests(upstream.requestCount + 1)
     const second = send(port, '/cb-queue/2')
     await waitForStat(envoy, 'cluster.cb_queue.upstream_cx_overflow', (v) => v >= 1)
@@ -298,7 +300,7 @@ describe('HTTP upstream failures', () => {
 
   it('circuit breaker max_retries: a retry over the limit is not made (upstream_rq_retry_overflow, UO)', T, async () => {
     // A: its first try fails, its retry hangs for a while, holding the only retry slot.
-    const a = send(port, '/cb-retries/a?fail=1&delay=500')
+    const a = send(port, '/cb-retries/a?fail=1&delay=1500')
     await waitForStat(envoy, 'cluster.cb_retries.upstream_rq_retry', (v) => v === 1)
     // B: fails once too; its retry would be a second parallel one.
     const b = await send(port, '/cb-retries/b?fail=1')

@@ -33,6 +33,8 @@ const { WebSocket, WebSocketServer } = createRequire(import.meta.url)('ws') as W
 
 const T = { timeout: 15_000 }
 
+/** Hooks start and stop processes: bounded, so a failed start cannot hang the run. */
+const HOOK = { timeout: 30_000 }
 let envoy: EnvoyProcess
 let server: http.Server
 let wss: WsServer
@@ -45,9 +47,11 @@ const serverCloses: Array<{ code: number; reason: string }> = []
 /** Plain (non-upgrade) requests the upstream answered. */
 let plainRequests = 0
 
+const upstreamSockets = new Set<net.Socket>()
+
 /** An echo server: text back as `echo:<text>`, binary back as is; `close-me` makes it close. */
 async function startWsUpstream(): Promise<void> {
-  const sockets = new Set<net.Socket>()
+  const sockets = upstreamSockets
   server = http.createServer((_req, res) => {
     plainRequests++
     res.end('plain')
@@ -68,7 +72,6 @@ async function startWsUpstream(): Promise<void> {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   upstreamPort = (server.address() as net.AddressInfo).port
-  server.on('close', () => { for (const s of sockets) s.destroy() })
 }
 
 /** A client whose messages are queued, so a test can await them in order. */
@@ -107,11 +110,15 @@ function refusedStatus(url: string): Promise<{ status: number; body: string }> {
     const ws = new WebSocket(url)
     ws.on('open', () => reject(new Error('the upgrade was accepted')))
     ws.on('error', () => {})
-    ws.on('unexpected-response', ((_req: http.ClientRequest, res: http.IncomingMessage) => {
+    ws.on('unexpected-response', ((req: http.ClientRequest, res: http.IncomingMessage) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('end', () => {
+        // With this listener, ending the refused request is the caller's job (ws docs).
+        req.destroy()
+        resolve({ status: res.statusCode ?? 0, body })
+      })
     }) as (...args: never[]) => void)
   }), 5000, 'the refusal')
 }
@@ -148,15 +155,17 @@ function config(): string {
 describe('WebSocket through the HTTP connection manager', () => {
   before(async () => {
     await startWsUpstream()
-    envoy = await startEnvoy({ config: config() })
+    envoy = await startEnvoy({ config: config(), args: ['--drain-time-s', '2'] })
     ports.ws = await listenerPort(envoy, 'http_in')
     ports.plain = await listenerPort(envoy, 'plain')
-  })
+  }, HOOK)
   after(async () => {
-    await envoy.stop()
-    await new Promise<void>((resolve) => wss.close(() => resolve()))
-    await new Promise<void>((resolve) => server.close(() => resolve()))
-  })
+    await envoy?.stop()
+    // Connections first: server.close waits for every one of them.
+    for (const s of upstreamSockets) s.destroy()
+    if (wss !== undefined) await new Promise<void>((resolve) => wss.close(() => resolve()))
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()))
+  }, HOOK)
 
   it('carries messages both ways, and a client close', T, async () => {
     const c = new Client(`ws://127.0.0.1:${ports.ws}/chat`)

@@ -4,12 +4,13 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CommunicationProtocolEnum, DaprClient, LogLevel, StateConcurrencyEnum } from '@dapr/dapr'
 import { type EnvoyProcess, startEnvoy, tempDir } from './helpers/envoy-process.js'
-import { loadApiProtos, type RuntimeClient, runtimeClient } from './helpers/runtime-grpc.js'
+import { loadApiProtos, nextMessage, type Obj, type RuntimeClient, runtimeClient } from './helpers/runtime-grpc.js'
 import { listenerPort, statsMap } from './helpers/tcp.js'
 
 const COMPONENTS = `
           app: { app_id: dapr-app, app_port: 0 }
           state: { statestore: { type: in-memory } }
+          pub_subs: { pubsub: { type: in-memory } }
           lock: { lockstore: { type: in-memory } }
           sequencer: { sequencer: { type: in-memory } }
           config_store: { configstore: { type: in-memory, metadata: { items: { feature: "on" } } } }
@@ -20,6 +21,7 @@ const COMPONENTS = `
 function bootstrap(secrets: string): string {
   const listener = (name: string, api: string): string => `
   - name: ${name}
+    stat_prefix: ${name}
     address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
     filter_chains:
     - filters:
@@ -55,6 +57,7 @@ describe('Dapr gRPC API with the official @dapr/dapr client, --concurrency 4', (
   let envoy: EnvoyProcess
   let port: number
   let layotto: RuntimeClient
+  let daprRaw: RuntimeClient
   const clients: DaprClient[] = []
   const root = loadApiProtos(['spec/proto/runtime/v1/runtime.proto'])
 
@@ -62,9 +65,10 @@ describe('Dapr gRPC API with the official @dapr/dapr client, --concurrency 4', (
     const dir = tempDir('envoy-ts-dapr-')
     const secrets = path.join(dir, 'secrets.json')
     fs.writeFileSync(secrets, JSON.stringify({ db: { user: 'admin', password: 'pw' }, token: 't0k' }))
-    envoy = await startEnvoy({ config: bootstrap(secrets), args: ['--concurrency', '4'], env: { DAPR_TEST_SECRET: 'from-env' } })
+    envoy = await startEnvoy({ config: bootstrap(secrets), args: ['--concurrency', '4', '--drain-time-s', '2'], env: { DAPR_TEST_SECRET: 'from-env' } })
     port = await listenerPort(envoy, 'dapr')
     layotto = runtimeClient(root, 'spec.proto.runtime.v1.Runtime', await listenerPort(envoy, 'layotto'))
+    daprRaw = runtimeClient(loadApiProtos(['dapr/proto/runtime/v1/dapr.proto']), 'dapr.proto.runtime.v1.Dapr', port)
     for (let i = 0; i < 8; i++) clients.push(daprClient(port))
     // start() polls GetMetadata until the sidecar answers.
     await Promise.all(clients.map((c) => c.start()))
@@ -72,6 +76,7 @@ describe('Dapr gRPC API with the official @dapr/dapr client, --concurrency 4', (
 
   after(async () => {
     layotto?.close()
+    daprRaw?.close()
     await Promise.all(clients.map((c) => c.stop().catch(() => {})))
     await envoy?.stop()
   })
@@ -107,7 +112,7 @@ describe('Dapr gRPC API with the official @dapr/dapr client, --concurrency 4', (
     assert.equal(await clients[2]!.state.get('statestore', 'gone'), '')
     await failsWith(c.state.transaction('statestore', [
       { operation: 'upsert', request: { key: 'tx3', value: 'three' } },
-      { operation: 'upsert', request: { key: 'tx1', value: 'x', etag: '999999' } },
+      { operation: 'upsert', request: { key: 'tx1', value: 'x', etag: '999999' as never } },
     ]), /error while executing state transaction/)
     assert.equal(await clients[2]!.state.get('statestore', 'tx3'), '', 'nothing of a failed transaction is applied')
   })
@@ -145,10 +150,11 @@ describe('Dapr gRPC API with the official @dapr/dapr client, --concurrency 4', (
 
   it('secrets from local.file (multiValued) and local.env', async () => {
     const c = clients[6]!
-    assert.deepEqual(await c.secret.get('filestore', 'db'), { user: 'admin', password: 'pw' })
+    // The SDK's get() returns the first value of a secret only; getBulk has them all.
+    assert.deepEqual(await c.secret.get('filestore', 'token'), { token: 't0k' })
     assert.deepEqual(await c.secret.get('envstore', 'DAPR_TEST_SECRET'), { DAPR_TEST_SECRET: 'from-env' })
     const bulk = await c.secret.getBulk('filestore') as Record<string, Record<string, string>>
-    assert.deepEqual(bulk['token'], { token: 't0k' })
+    assert.deepEqual(bulk['db'], { user: 'admin', password: 'pw' })
     await failsWith(c.secret.get('envstore', 'NOT_SET_ANYWHERE_X'), /failed getting secret with key NOT_SET_ANYWHERE_X from secret store envstore/)
   })
 
@@ -168,6 +174,36 @@ describe('Dapr gRPC API with the official @dapr/dapr client, --concurrency 4', (
     await failsWith(clients[0]!.state.query('statestore', { filter: {}, sort: [], page: { limit: 1 } } as never), /QueryStateAlpha1 is not implemented by envoy-ts/)
   })
 
+  it('publish, bulk publish, and a SubscribeTopicEventsAlpha1 stream with CloudEvents', async () => {
+    const stream = daprRaw.stream('SubscribeTopicEventsAlpha1')
+    stream.write({ initial_request: { pubsub_name: 'pubsub', topic: 'orders' } })
+    assert.ok((await nextMessage(stream)).initial_response !== undefined)
+    const first = nextMessage(stream)
+    await clients[0]!.pubsub.publish('pubsub', 'orders', { order: 1 })
+    const ev = (await first).event_message
+    assert.equal(ev.topic, 'orders')
+    assert.equal(ev.pubsub_name, 'pubsub')
+    assert.equal(ev.type, 'com.dapr.event.sent')
+    assert.equal(ev.source, 'dapr-app')
+    assert.equal(ev.spec_version, '1.0')
+    assert.deepEqual(JSON.parse(Buffer.from(ev.data).toString()), { order: 1 })
+    assert.equal(ev.extensions.fields.topic.stringValue, 'orders')
+    stream.write({ event_processed: { id: ev.id, status: { status: 'SUCCESS' } } })
+    const got: Obj[] = []
+    const two = new Promise<void>((resolve) => stream.on('data', (m: Obj) => {
+      got.push(m.event_message)
+      stream.write({ event_processed: { id: m.event_message.id, status: { status: 'SUCCESS' } } })
+      if (got.length === 2) resolve()
+    }))
+    const res = await clients[1]!.pubsub.publishBulk('pubsub', 'orders', ['a', 'b'])
+    assert.deepEqual(res.failedMessages, [])
+    await two
+    assert.deepEqual(got.map((e) => Buffer.from(e.data).toString()).sort(), ['a', 'b'])
+    stream.end()
+    // The SDK throws `{ error }` for a failed publish.
+    await failsWith(clients[0]!.pubsub.publish('nopubsub', 'orders', { x: 1 }).catch((e: { error: Error }) => { throw e.error }), /pubsub nopubsub not found/)
+  })
+
   it('many connections over 4 workers: every read sees the latest write', async () => {
     for (let i = 0; i < 40; i++) {
       const writer = clients[i % clients.length]!
@@ -175,7 +211,7 @@ describe('Dapr gRPC API with the official @dapr/dapr client, --concurrency 4', (
       const reads = await Promise.all(clients.filter((c) => c !== writer).map((c) => c.state.get('statestore', 'shared')))
       for (const r of reads) assert.equal(r, `v-${i}`)
     }
-    const perWorker = [...(await statsMap(envoy, 'worker_\\d+\\.downstream_cx_total')).entries()].filter(([k, v]) => k.includes('dapr') && v > 0)
+    const perWorker = [...(await statsMap(envoy, '^listener\\.dapr\\.worker_\\d+\\.downstream_cx_total$')).entries()].filter(([, v]) => v > 0)
     assert.ok(perWorker.length > 1, `connections reached more than one worker: ${JSON.stringify(perWorker)}`)
   })
 

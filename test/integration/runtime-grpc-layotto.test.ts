@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import { type EnvoyProcess, startEnvoy, tempDir } from './helpers/envoy-process.js'
 import {
-  grpcFails, inMemoryPubSubModule, loadApiProtos, nextMessage, type Obj, type RuntimeClient, runtimeClient,
+  grpcFails, loadApiProtos, nextMessage, type Obj, type RuntimeClient, runtimeClient,
 } from './helpers/runtime-grpc.js'
 import { listenerPort } from './helpers/tcp.js'
 
@@ -59,7 +59,7 @@ describe('Layotto gRPC API (spec.proto.runtime.v1.Runtime)', () => {
     envoy = await startEnvoy({
       config: bootstrap(filesRoot, secrets),
       args: ['--concurrency', '2'],
-      env: { ENVOY_TS_EXTENSION_MODULES: inMemoryPubSubModule(), LAYOTTO_TEST_TOKEN: 'tok' },
+      env: { LAYOTTO_TEST_TOKEN: 'tok' },
     })
     const port = await listenerPort(envoy, 'layotto')
     tokenPort = await listenerPort(envoy, 'layotto_token')

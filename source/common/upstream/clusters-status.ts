@@ -110,8 +110,9 @@ export function clustersText(clusters: readonly ClusterStatusSource[], hostStore
         `${c}::${a}::hostname::${h.hostname}`, `${c}::${a}::health_flags::${healthFlagsText(h.healthFlags)}`,
         `${c}::${a}::weight::${h.weight}`, `${c}::${a}::region::${h.locality.region}`, `${c}::${a}::zone::${h.locality.zone}`,
         `${c}::${a}::sub_zone::${h.locality.sub_zone}`, `${c}::${a}::canary::false`, `${c}::${a}::priority::${h.priority}`,
-        `${c}::${a}::success_rate::${g(od?.hostSuccessRate(a, 'ExternalOrigin') ?? -1)}`,
-        `${c}::${a}::local_origin_success_rate::${g(od?.hostSuccessRate(a, 'LocalOrigin') ?? -1)}`,
+        // fmt's `{}` for a double: the shortest form that round-trips.
+        `${c}::${a}::success_rate::${od?.hostSuccessRate(a, 'ExternalOrigin') ?? -1}`,
+        `${c}::${a}::local_origin_success_rate::${od?.hostSuccessRate(a, 'LocalOrigin') ?? -1}`,
       )
     }
   }

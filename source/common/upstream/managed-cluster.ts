@@ -69,9 +69,12 @@ export class ManagedCluster implements DiscoveryContext {
   private healthChecker: HealthCheckerImplBase | undefined
   private detector: DetectorImpl | undefined
   private memory: HostMonitorMemory | undefined
+  private watched: HostMonitorMemory | undefined
   private bySlot: Array<ClusterHost | undefined> = []
   private checking = false
   private stopped = false
+  /** Inside applyDiscovery: results of sessions being removed must not publish a half-updated list. */
+  private applying = false
   private readonly pendingFirstChecks = new Set<ClusterHost>()
   private firstChecksDone: (() => void) | undefined
 
@@ -139,8 +142,9 @@ export class ManagedCluster implements DiscoveryContext {
       if (this.pendingFirstChecks.size > 0) await done
     }
     this.firstChecksDone = undefined
+    if (this.stopped) return
     this.detector?.start()
-    if (this.memory !== undefined) this.watch(this.memory)
+    if (this.memory !== undefined) this.startWatching(this.memory)
   }
 
   shutdown(): void {
@@ -160,7 +164,12 @@ export class ManagedCluster implements DiscoveryContext {
       return
     }
     this.discoveredKey = key
-    if (this.applyDiscovery(list)) this.stats.membership_change.inc()
+    this.applying = true
+    try {
+      if (this.applyDiscovery(list)) this.stats.membership_change.inc()
+    } finally {
+      this.applying = false
+    }
     this.rebuild()
   }
 
@@ -249,13 +258,19 @@ export class ManagedCluster implements DiscoveryContext {
       this.bySlot = []
       for (const h of this.hosts) h.monitorSlot = -1
       old?.wake()
-      if (this.checking) this.watch(this.memory)
+      if (this.checking) this.startWatching(this.memory)
       added = this.hosts
     }
     for (const h of added) {
       h.monitorSlot = this.bySlot.length
       this.bySlot.push(h)
     }
+  }
+
+  private startWatching(memory: HostMonitorMemory): void {
+    if (this.watched === memory) return
+    this.watched = memory
+    this.watch(memory)
   }
 
   /** Waits on the doorbell of `memory` and handles the events workers raise, until replaced or stopped. */
@@ -276,6 +291,7 @@ export class ManagedCluster implements DiscoveryContext {
   private onHostCheckComplete(host: ClusterHost, _transition: HealthTransition, state: HealthState): void {
     if (this.stopped) return
     if (this.pendingFirstChecks.delete(host) && this.pendingFirstChecks.size === 0) this.firstChecksDone?.()
+    if (this.applying) return
     if (state === 'Healthy') this.detector?.onHealthCheckSuccess(host)
     if (host.healthFlagGet(HealthFlag.PENDING_DYNAMIC_REMOVAL) && host.healthFlagGet(HealthFlag.FAILED_ACTIVE_HC)) {
       this.hosts = this.hosts.filter((h) => h !== host)

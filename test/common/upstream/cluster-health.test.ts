@@ -127,6 +127,25 @@ describe('ClusterManagerImpl with health_checks', () => {
   })
 })
 
+describe('ClusterManagerImpl: ignore_new_hosts_until_first_hc', () => {
+  it('excludes a host added after start-up (PENDING_ACTIVE_HC) until its first check', async () => {
+    const port = await listening()
+    // Nothing at start-up; the second resolution adds the host.
+    const answers: ResolvedAddress[][] = [[], [{ address: '127.0.0.1', family: 4 }]]
+    const h = harness(bootstrap([{
+      name: 'd', type: 'STRICT_DNS', connect_timeout: '1s', dns_refresh_rate: '0.02s', common_lb_config: { ignore_new_hosts_until_first_hc: true },
+      health_checks: [{ ...tcpHc, initial_jitter: '1s' }], load_assignment: { cluster_name: 'd', endpoints: [{ lb_endpoints: [ep('svc.test', port)] }] },
+    }]), async () => answers.length > 1 ? answers.shift()! : answers[0]!)
+    await h.cm.initialize()
+    const added = h.nextPublish()
+    assert.deepEqual(flagsOf((await added)[0]!), [HealthFlag.FAILED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC])
+    assert.equal(h.gauge('cluster.d.membership_excluded'), 1)
+    const checked = h.nextPublish()
+    h.scheduler.advance(1000)
+    assert.deepEqual(flagsOf((await checked)[0]!), [0])
+  })
+})
+
 describe('ClusterManagerImpl with outlier_detection: the worker → main path', () => {
   it('ejects a host as soon as a worker reports the 5th consecutive 5xx, and /clusters shows it', async () => {
     const h = harness(bootstrap([{
@@ -148,9 +167,29 @@ describe('ClusterManagerImpl with outlier_detection: the worker → main path', 
     assert.equal(h.stat('cluster.o.outlier_detection.ejections_enforced_consecutive_5xx'), 1)
     assert.match(h.cm.clustersText(), /o::127\.0\.0\.1:2::health_flags::\/failed_outlier_check\n/)
     assert.match(h.cm.clustersText(), /o::outlier::success_rate_average::-1\n/)
+    const json = h.cm.clustersJson() as { cluster_statuses: Array<{ host_statuses: Array<{ health_status: Record<string, unknown> }> }> }
+    assert.deepEqual(json.cluster_statuses[0]!.host_statuses[1]!.health_status, { eds_health_status: 'HEALTHY', failed_outlier_check: true })
     const back = h.nextPublish()
     h.scheduler.advance(5000)
     assert.deepEqual(flagsOf((await back)[0]!), [0, 0])
+  })
+
+  it('replaces a full monitor memory, renumbering slots, and keeps listening on the new one', async () => {
+    const many = Array.from({ length: 20 }, (_, i) => ({ address: `10.0.1.${i + 1}`, family: 4 as const }))
+    const answers: ResolvedAddress[][] = [[{ address: '10.0.1.1', family: 4 }], many]
+    const h = harness(bootstrap([{
+      name: 'g', type: 'STRICT_DNS', connect_timeout: '1s', dns_refresh_rate: '0.02s', outlier_detection: { max_ejection_percent: 100 },
+      load_assignment: { cluster_name: 'g', endpoints: [{ lb_endpoints: [ep('svc.test', 80)] }] },
+    }]), async () => answers.length > 1 ? answers.shift()! : answers[0]!)
+    await h.cm.initialize()
+    const first = h.published[0]![0]!
+    const grown = (await h.nextPublish())[0]!
+    assert.notEqual(grown.hostMonitors, first.hostMonitors)
+    assert.deepEqual(grown.hosts.map((x) => x.monitorSlot), Array.from({ length: 20 }, (_, i) => i))
+    const monitor = new HostMonitor(new HostMonitorMemory(grown.hostMonitors!), 19, outlierThresholds(grown.config), false)
+    const next = h.nextPublish()
+    for (let i = 0; i < 5; i++) monitor.putHttpResponseCode(500)
+    assert.equal((await next)[0]!.hosts[19]!.healthFlags, HealthFlag.FAILED_OUTLIER_CHECK)
   })
 
   it('excludes a host a worker saw answer x-envoy-immediate-health-check-fail', async () => {

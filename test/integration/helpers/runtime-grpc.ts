@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import protobuf from 'protobufjs'
-import { ROOT, tempDir } from './envoy-process.js'
+import { ROOT } from './envoy-process.js'
 
 /**
  * gRPC clients for the runtime API built from the wire-contract protos in `api/` with plain
@@ -98,19 +98,4 @@ export async function grpcFails(p: Promise<unknown>, code: grpc.status, re: RegE
     return
   }
   throw new Error(`expected ${grpc.status[code]} ${re}, but the call succeeded`)
-}
-
-/**
- * An ENVOY_TS_EXTENSION_MODULES module that registers the in-memory pub/sub unless the build
- * already does (it belongs to the pub/sub work, registered in all-extensions.ts when done).
- */
-export function inMemoryPubSubModule(): string {
-  const target = path.join(ROOT, 'dist/source/extensions/runtime/pubsub/in-memory/config.js')
-  const file = path.join(tempDir('envoy-ts-ext-'), 'pubsub-in-memory.mjs')
-  fs.writeFileSync(file, `import { setup as s } from ${JSON.stringify(target)}
-export function setup(r) {
-  if (r.category('runtime component').lookup('pubsub.in-memory', undefined) === undefined) s(r)
-}
-`)
-  return file
 }

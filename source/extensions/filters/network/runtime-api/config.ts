@@ -15,6 +15,8 @@ export class RuntimeApiFilterConfig {
   readonly context: RuntimeApiContext
   readonly stats: { cxTotal: Counter; cxActive: Gauge }
   private readonly apis: RuntimeApi['apis']
+  private readonly drainDecision: FactoryContext['drainDecision']
+  private readonly drainTimeMs: number
   private grpc: RuntimeGrpcServer | undefined
 
   constructor(config: RuntimeApi, ctx: FactoryContext, path: string) {
@@ -27,12 +29,20 @@ export class RuntimeApiFilterConfig {
       log: ctx.log.child({ component: 'runtime_api' }),
     })
     this.apis = config.apis
+    this.drainDecision = ctx.drainDecision
+    this.drainTimeMs = ctx.serverOptions.drainTimeS * 1000
     const scope = ctx.scope.createScope(`runtime_api.${config.stat_prefix}`)
     this.stats = { cxTotal: scope.counter('downstream_cx_total'), cxActive: scope.gauge('downstream_cx_active') }
   }
 
   server(): RuntimeGrpcServer {
-    this.grpc ??= new RuntimeGrpcServer(this.context, this.apis)
+    if (this.grpc === undefined) {
+      const grpc = new RuntimeGrpcServer(this.context, this.apis)
+      this.grpc = grpc
+      // A drain (shutdown, /drain_listeners) sends GOAWAY: sessions end once their calls do;
+      // streams still open when the drain time is over are cancelled.
+      this.drainDecision.onDrain(() => grpc.drain(this.drainTimeMs))
+    }
     return this.grpc
   }
 }
