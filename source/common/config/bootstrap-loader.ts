@@ -10,6 +10,9 @@ import { checkBootstrap } from './bootstrap-checks.js'
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap'
 
+/** YAML 1.2 core types plus `<<:` merge keys, which Envoy's YAML loader accepts too. */
+const YAML_SCHEMA = new yaml.Schema([...yaml.CORE_SCHEMA.tags, yaml.mergeTag])
+
 export interface LoadedBootstrap {
   bootstrap: Bootstrap
   /** Unknown fields dropped under `--allow-unknown-static-fields`. */
@@ -27,7 +30,7 @@ export function parseConfigText(text: string, source: string, asJson: boolean): 
     throw new ConfigError(ErrorCode.CONFIG_EMPTY, [`${source}: the config is empty`])
   }
   try {
-    return asJson ? JSON.parse(text) : yaml.load(text, { filename: source })
+    return asJson ? JSON.parse(text) : yaml.load(text, { filename: source, schema: YAML_SCHEMA })
   } catch (err) {
     const e = err as { mark?: { line: number; column: number }; reason?: string; message: string }
     if (e.mark !== undefined) {
