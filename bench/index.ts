@@ -45,10 +45,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const report = await runBench({ options: parsed.options, log, signal: interrupt.signal })
     log(textReport(report))
     log('')
-    if (report.outDir !== undefined) log(`results: ${report.outDir}/results.{json,md}`)
+    if (report.outDir !== undefined) log(`results: ${report.outDir}/results.{json,md}, chart: ${report.outDir}/chart.svg`)
     for (const p of report.profiles) log(`profile: ${p}`)
     log(`run time ${(report.elapsedMs / 1000).toFixed(1)} s (limit ${Math.round(report.announcedLimitMs / 1000)} s)`)
-    return 0
+    return report.truncated !== undefined ? 3 : 0
   } catch (err) {
     if (interrupt.signal.aborted) return 130
     if (err instanceof UsageError) {

@@ -46,6 +46,8 @@ export interface SpawnSpec {
   cwd?: string
   /** CPU list for `taskset -c` (e.g. `0`, `1-3`); the process is started through taskset. */
   cpus?: string
+  /** Keep all of stdout (see `stdoutText`), for tools whose output is the result (wrk). */
+  collectStdout?: boolean
 }
 
 /**
@@ -60,6 +62,7 @@ export class BenchChild {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
   private readonly spawned: Promise<void>
   private stderrTailText = ''
+  private stdoutAll: string | undefined
   private readonly lineWaiters: Array<{ stream: 'stdout' | 'stderr'; pred: (line: string) => boolean; resolve: (line: string) => void }> = []
 
   private constructor(spec: SpawnSpec) {
@@ -68,10 +71,13 @@ export class BenchChild {
     const argv = spec.cpus !== undefined ? ['-c', spec.cpus, spec.command, ...spec.args] : [...spec.args]
     const command = spec.cpus !== undefined ? 'taskset' : spec.command
     this.commandLine = [command, ...argv].join(' ')
+    // Its own process group, so that whatever it starts (nginx's workers, a cluster's
+    // children) is stopped with it even when it dies first: see `killGroup`.
     this.child = spawn(command, argv, {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     })
     this.spawned = new Promise((resolve, reject) => {
       this.child.once('spawn', () => resolve())
@@ -79,11 +85,13 @@ export class BenchChild {
     })
     this.exited = new Promise((resolve) => {
       this.child.once('close', (code, signal) => {
-        live.delete(this)
+        // Still tracked while its group lives on (stop() and killAllSync() clean it up).
+        if (!this.groupAlive()) live.delete(this)
         resolve({ code, signal })
       })
     })
     live.add(this)
+    if (spec.collectStdout === true) this.stdoutAll = ''
     this.readLines('stdout')
     this.readLines('stderr')
   }
@@ -113,6 +121,11 @@ export class BenchChild {
     return this.child.exitCode === null && this.child.signalCode === null
   }
 
+  /** Everything written to stdout (only with `collectStdout`). */
+  get stdoutText(): string {
+    return this.stdoutAll ?? ''
+  }
+
   /** The last few KiB of stderr, for error messages. */
   get stderrTail(): string {
     return this.stderrTailText
@@ -123,6 +136,7 @@ export class BenchChild {
     const s = stream === 'stdout' ? this.child.stdout! : this.child.stderr!
     s.setEncoding('utf8').on('data', (d: string) => {
       if (stream === 'stderr') this.stderrTailText = (this.stderrTailText + d).slice(-8192)
+      else if (this.stdoutAll !== undefined) this.stdoutAll += d
       // Only parse lines while someone waits for one: proxies may log a lot.
       if (this.lineWaiters.length === 0) {
         buf = ''
@@ -189,21 +203,50 @@ export class BenchChild {
     return JSON.parse(line) as T
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`. Resolves once it is gone. */
+  /**
+   * SIGTERM, then SIGKILL to its whole process group if it has not exited after `graceMs`.
+   * Resolves once it and every process left in its group are gone.
+   */
   async stop(graceMs = 3000): Promise<void> {
-    if (!this.running) {
+    if (this.running) {
+      this.child.kill('SIGTERM')
+      const timer = setTimeout(() => { if (this.running) this.killGroup() }, graceMs)
       await this.exited
-      return
+      clearTimeout(timer)
+    } else {
+      await this.exited
     }
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => { if (this.running) this.child.kill('SIGKILL') }, graceMs)
-    await this.exited
-    clearTimeout(timer)
+    // Children it left behind (e.g. nginx workers of a master that was killed): give them a
+    // moment to follow their parent, then kill what is left.
+    for (let i = 0; i < 20 && this.groupAlive(); i++) await new Promise((r) => setTimeout(r, 25))
+    if (this.groupAlive()) this.killGroup()
+    live.delete(this)
   }
 
-  /** Sends a signal if still running; for the exit handler, which cannot wait. */
+  /** Whether any process of its group is still running. */
+  groupAlive(): boolean {
+    if (this.child.pid === undefined) return false
+    try {
+      process.kill(-this.child.pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** SIGKILL to the whole process group (no-op when it is gone). */
+  killGroup(): void {
+    if (this.child.pid === undefined) return
+    try {
+      process.kill(-this.child.pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** For the exit handler, which cannot wait: SIGKILL to the group. */
   killSync(): void {
-    if (this.running) this.child.kill('SIGKILL')
+    this.killGroup()
   }
 }
 

@@ -1,6 +1,6 @@
 import os from 'node:os'
-import { SCENARIOS } from '../scenarios/index.js'
-import { DEFAULT_TARGETS, TARGETS } from '../targets/index.js'
+import { DEFAULT_SCENARIOS, SCENARIOS } from '../scenarios/index.js'
+import { ALL_PEERS, BASE_TARGETS, DEFAULT_PEERS, DEFAULT_TARGETS, TARGETS } from '../targets/index.js'
 
 /** Everything a run needs; `parseBenchArgs` fills it from argv, tests build it directly. */
 export interface BenchOptions {
@@ -19,11 +19,18 @@ export interface BenchOptions {
   requestSize: number
   responseSize: number
   chunkSize: number
-  /** Fixed mode for tcp-rr: exactly this many requests per connection per round. */
+  /** Fixed mode (request/response cases): exactly this many requests per connection per round. */
   requestsPerConnection?: number
+  /** idle-conns: connections held per target. */
+  idleConnections: number
+  /** `own`: the bench's load generator; `wrk`: wrk for the HTTP cases that it can drive. */
+  load: 'own' | 'wrk'
   pin: boolean
   profile: boolean
   envoyBin: string
+  nginxBin: string
+  haproxyBin: string
+  wrkBin: string
   /** `per_connection_buffer_limit_bytes` on envoy-ts/envoy listeners and clusters; unset: 1 MiB. */
   bufferLimit?: number
   /** Extra Node/V8 flags for the envoy-ts process (e.g. `--initial-heap-size=64`). */
@@ -39,20 +46,25 @@ export function defaultLoadThreads(): number {
 
 export function defaultOptions(): BenchOptions {
   return {
-    scenarios: SCENARIOS.map((s) => s.name),
+    scenarios: [...DEFAULT_SCENARIOS],
     targets: [...DEFAULT_TARGETS],
-    durationMs: 10_000,
+    durationMs: 3000,
     rounds: 3,
-    warmupMs: 1000,
+    warmupMs: 500,
     connections: 32,
     concurrency: 1,
     loadThreads: defaultLoadThreads(),
     requestSize: 100,
     responseSize: 100,
     chunkSize: 64 * 1024,
+    idleConnections: 10_000,
+    load: 'own',
     pin: false,
     profile: false,
     envoyBin: 'envoy',
+    nginxBin: 'nginx',
+    haproxyBin: 'haproxy',
+    wrkBin: 'wrk',
     envoyTsNodeFlags: [],
     save: true,
   }
@@ -94,17 +106,26 @@ function list(v: string): string[] {
 
 const SPECS: readonly OptionSpec[] = [
   {
-    long: 'scenario', short: 's', arg: 'list', help: 'comma-separated scenarios to run (see below)',
-    shown: () => SCENARIOS.map((s) => s.name).join(','), apply: (o, v) => { o.scenarios = list(v) },
+    long: 'scenario', short: 's', arg: 'list', help: 'comma-separated scenarios to run, or `all` (see below)',
+    shown: () => DEFAULT_SCENARIOS.join(','), apply: (o, v) => { o.scenarios = v.trim() === 'all' ? SCENARIOS.map((s) => s.name) : list(v) },
   },
   {
-    long: 'targets', short: 't', arg: 'list', help: 'comma-separated targets, in table order (see below)',
+    long: 'targets', short: 't', arg: 'list', help: 'comma-separated targets, in table order (see below); overrides --peers',
     shown: () => DEFAULT_TARGETS.join(','), apply: (o, v) => { o.targets = list(v) },
+  },
+  {
+    long: 'peers', short: 'p', arg: 'list',
+    help: `the peers next to ${BASE_TARGETS.join(' and ')}: \`all\` (${ALL_PEERS.join(', ')}), \`none\`, or a comma-separated list`,
+    shown: () => DEFAULT_PEERS.join(','),
+    apply: (o, v) => {
+      const peers = v.trim() === 'all' ? ALL_PEERS : v.trim() === 'none' ? [] : list(v)
+      o.targets = [...BASE_TARGETS, ...peers.filter((p) => !BASE_TARGETS.includes(p))]
+    },
   },
   {
     long: 'duration', short: 'd', arg: 'time',
     help: 'measured time per target per scenario, split evenly over the rounds and the scenario\'s cases (10s, 500ms, 1m)',
-    shown: () => '10s', apply: (o, v) => { o.durationMs = parseDuration('duration', v) },
+    shown: () => '3s', apply: (o, v) => { o.durationMs = parseDuration('duration', v) },
   },
   {
     long: 'rounds', short: 'r', arg: 'n', help: 'measured rounds per target, interleaved A B C A B C; the median round is reported',
@@ -112,14 +133,14 @@ const SPECS: readonly OptionSpec[] = [
   },
   {
     long: 'warmup', short: 'w', arg: 'time', help: 'unmeasured warm-up per target per case before the first round (0 to skip)',
-    shown: () => '1s', apply: (o, v) => { o.warmupMs = parseDuration('warmup', v) },
+    shown: () => '500ms', apply: (o, v) => { o.warmupMs = parseDuration('warmup', v) },
   },
   {
     long: 'connections', short: 'c', arg: 'n', help: 'concurrent client connections (spread over the load threads)',
     shown: () => '32', apply: (o, v) => { o.connections = parseCount('connections', v, 1) },
   },
   {
-    long: 'concurrency', arg: 'n', help: 'worker threads of envoy-ts (and envoy); node-net-pipe always has one',
+    long: 'concurrency', arg: 'n', help: 'workers of every proxy: envoy-ts (and envoy) threads, nginx worker_processes, haproxy nbthread, Node peers\' processes (node:cluster); node-net-pipe always has one',
     shown: () => '1', apply: (o, v) => { o.concurrency = parseCount('concurrency', v, 1) },
   },
   {
@@ -139,15 +160,27 @@ const SPECS: readonly OptionSpec[] = [
     apply: (o, v) => { o.chunkSize = parseCount('chunk-size', v, 1) },
   },
   {
-    long: 'requests', arg: 'n', help: 'fixed mode for tcp-rr: exactly n requests per connection per round instead of a timed window',
+    long: 'requests', arg: 'n', help: 'fixed mode for the request/response cases (tcp-rr, http-*, runtime-*): exactly n requests per connection per round instead of a timed window',
     apply: (o, v) => { o.requestsPerConnection = parseCount('requests', v, 1) },
   },
   {
-    long: 'pin', help: 'with taskset: proxy on the first CPU, upstream and load generator on the others', shown: () => 'off',
+    long: 'idle-connections', arg: 'n', help: 'idle-conns: keep-alive connections held per target', shown: () => '10000',
+    apply: (o, v) => { o.idleConnections = parseCount('idle-connections', v, 1) },
+  },
+  {
+    long: 'load', arg: 'own|wrk', help: 'load generator for the HTTP cases: the bench\'s own (Node, raw sockets) or wrk (whole seconds per round; other cases keep the own one)',
+    shown: () => 'own',
+    apply: (o, v) => {
+      if (v !== 'own' && v !== 'wrk') throw new UsageError(`--load: expected own or wrk, got "${v}"`)
+      o.load = v
+    },
+  },
+  {
+    long: 'pin', help: 'with taskset: the proxy on its own CPU(s) (the last --concurrency ones, at most all but one), upstream and load generator on the others', shown: () => 'off',
     apply: (o) => { o.pin = true },
   },
   {
-    long: 'profile', help: 'CPU-profile the proxies during measured rounds (envoy-ts: admin /cpuprofiler; node-net-pipe: --cpu-prof); profiling slows them, so compare numbers only between profiled runs',
+    long: 'profile', help: 'CPU-profile the proxies during measured rounds (envoy-ts: admin /cpuprofiler, per scenario; Node peers: --cpu-prof, whole run); profiling slows them, so compare numbers only between profiled runs',
     apply: (o) => { o.profile = true },
   },
   {
@@ -163,6 +196,18 @@ const SPECS: readonly OptionSpec[] = [
   {
     long: 'envoy-bin', arg: 'path', help: 'the real Envoy binary for the `envoy` target', shown: () => 'envoy (on PATH)',
     apply: (o, v) => { o.envoyBin = v },
+  },
+  {
+    long: 'nginx-bin', arg: 'path', help: 'nginx for the `nginx` target', shown: () => 'nginx (on PATH)',
+    apply: (o, v) => { o.nginxBin = v },
+  },
+  {
+    long: 'haproxy-bin', arg: 'path', help: 'haproxy for the `haproxy` target', shown: () => 'haproxy (on PATH)',
+    apply: (o, v) => { o.haproxyBin = v },
+  },
+  {
+    long: 'wrk-bin', arg: 'path', help: 'wrk for --load wrk', shown: () => 'wrk (on PATH)',
+    apply: (o, v) => { o.wrkBin = v },
   },
   {
     long: 'out', short: 'o', arg: 'dir', help: 'where results.json, results.md (and profiles) go', shown: () => 'bench/results/<timestamp>/',
@@ -253,14 +298,17 @@ export function helpText(): string {
     out.push(`  ${s.name.padEnd(sw)}${s.description}`)
     if (s.cases.length > 1) out.push(`  ${''.padEnd(sw)}cases: ${s.cases.map((c) => c.name).join(', ')} (each gets an equal share of --duration)`)
   }
-  out.push('', 'targets:')
+  out.push('', 'targets (a target that cannot front a scenario\'s protocol is left out of its table):')
   const tw = Math.max(...TARGETS.map((t) => t.name.length)) + 2
-  for (const t of TARGETS) out.push(`  ${t.name.padEnd(tw)}${t.description}`)
+  for (const t of TARGETS) out.push(`  ${t.name.padEnd(tw)}${t.description} [${t.protocols.join(', ')}]`)
   out.push(
     '',
     'examples:',
-    '  npm run bench -- --scenario tcp-rr,tcp-stream --duration 10s --connections 32',
-    '  npm run bench -- -s tcp-rr -t node-net-pipe,envoy-ts --concurrency 2 --pin',
+    '  npm run bench                                  # the default scenarios and targets, about 2 minutes',
+    '  npm run bench -- --scenario http-small --concurrency 2 --duration 20s --connections 64 --peers all',
+    '  npm run bench -- --scenario http-small --profile   # also writes a CPU profile of the proxy',
+    '  npm run bench -- -s http-small,tcp-rr -t node-undici,nginx,envoy-ts --pin',
+    '  npm run bench -- -s http-small --load wrk      # the same with wrk as the load generator',
     '  npm run bench -- -s tcp-rr --requests 1000 --rounds 1 --warmup 0   # exact request count',
     '',
     'Read bench/README.md for what the columns mean.',

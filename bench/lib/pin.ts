@@ -33,18 +33,24 @@ function list(cpus: number[]): string {
   return cpus.join(',')
 }
 
-export function planPinning(want: boolean): PinPlan {
+/**
+ * The proxy gets the last `proxyCpus` CPUs (at most all but one; CPU 0 tends to take more of
+ * the machine's interrupts), the upstream and the load generator the rest. On 2 cores: the
+ * proxy on CPU 1, everything else on CPU 0.
+ */
+export function planPinning(want: boolean, proxyCpus = 1): PinPlan {
   if (!want) return { enabled: false, note: 'off (use --pin to put the proxy on its own CPU)' }
   if (findCommand('taskset') === undefined) return { enabled: false, note: 'requested, but taskset is not installed: running unpinned' }
   const cpus = allowedCpus()
   if (cpus.length < 2) return { enabled: false, note: `requested, but only ${cpus.length} CPU available: running unpinned` }
-  const proxy = cpus[0]!
-  const others = cpus.slice(1)
+  const n = Math.max(1, Math.min(proxyCpus, cpus.length - 1))
+  const proxy = cpus.slice(cpus.length - n)
+  const others = cpus.slice(0, cpus.length - n)
   return {
     enabled: true,
-    proxyCpus: String(proxy),
+    proxyCpus: list(proxy),
     otherCpus: list(others),
-    note: `proxy on CPU ${proxy}; upstream and load generator on CPU ${list(others)}`,
+    note: `proxy on CPU ${list(proxy)}; upstream and load generator on CPU ${list(others)}`,
   }
 }
 

@@ -22,20 +22,69 @@ export interface ProcSample {
   rssBytes: number
 }
 
+/** Fields after the command name of /proc/<pid>/stat: [0] is field 3 (state). */
+function statFields(pid: number | string): string[] {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) may contain spaces; everything after its closing paren is fixed.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+function rssOf(pid: number | string): number {
+  const rss = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return rss === null ? 0 : Number(rss[1]) * 1024
+}
+
 /** Reads /proc/<pid>/stat and /proc/<pid>/status; undefined when not on Linux or the process is gone. */
 export function sampleProc(pid: number): ProcSample | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name (field 2) may contain spaces; everything after its closing paren is fixed.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    const fields = statFields(pid)
+    // utime and stime are fields 14 and 15.
     const ticks = Number(fields[11]) + Number(fields[12])
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-    const rss = /VmRSS:\s+(\d+) kB/.exec(status)
-    return { at: performance.now(), cpuSeconds: ticks / ticksPerSecond(), rssBytes: rss === null ? 0 : Number(rss[1]) * 1024 }
+    return { at: performance.now(), cpuSeconds: ticks / ticksPerSecond(), rssBytes: rssOf(pid) }
   } catch {
     return undefined
   }
+}
+
+/** Pids of the processes in process group `pgid` (field 5 of /proc/<pid>/stat). */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = []
+  let entries: string[]
+  try {
+    entries = fs.readdirSync('/proc')
+  } catch {
+    return out
+  }
+  for (const e of entries) {
+    if (e.charCodeAt(0) < 48 || e.charCodeAt(0) > 57) continue
+    try {
+      if (Number(statFields(e)[2]) === pgid) out.push(Number(e))
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out
+}
+
+/**
+ * CPU (summed) and RSS (summed) of every process in the group led by `pid`: the bench starts
+ * each child in its own group, so this covers nginx's workers or a Node cluster's children.
+ * Falls back to the process alone when the group cannot be read.
+ */
+export function sampleGroup(pid: number): ProcSample | undefined {
+  const members = groupMembers(pid)
+  if (members.length <= 1) return sampleProc(pid)
+  let cpuSeconds = 0
+  let rssBytes = 0
+  let any = false
+  for (const m of members) {
+    const s = sampleProc(m)
+    if (s === undefined) continue
+    any = true
+    cpuSeconds += s.cpuSeconds
+    rssBytes += s.rssBytes
+  }
+  return any ? { at: performance.now(), cpuSeconds, rssBytes } : undefined
 }
 
 /** CPU use between two samples, in percent of one core (200 = two cores busy). */

@@ -4,6 +4,23 @@ import type { BenchOptions } from './options.js'
 import type { PinPlan } from './pin.js'
 import type { CpuUse } from './proc-stat.js'
 
+/** idle-conns: what one target did with the held connections. */
+export interface IdleResult {
+  /** Connections asked for. */
+  attempted: number
+  opened: number
+  /** Answered 200 with the whole body in the serve phase. */
+  served: number
+  /** Still open when the bench closed them (none closed by the target while idle or after). */
+  stillOpen: number
+  openMs: number
+  serveMs: number
+  /** Proxy RSS (all its processes) before opening, once all were open and idle, after serving. */
+  rssBeforeBytes?: number
+  rssIdleBytes?: number
+  rssServedBytes?: number
+}
+
 /** One measured (or warm-up) round of one target in one case. */
 export interface RoundResult {
   round: number
@@ -11,16 +28,21 @@ export interface RoundResult {
   ops: number
   /** ops per second. */
   rate: number
+  /** Bytes the client read and wrote per second (HTTP cases; heads included). */
+  bytesRate: number
   windowMs: number
   connected: number
+  /** Who generated the load: the bench's own generator or wrk. */
+  loadGen: 'own' | 'wrk'
   latency?: LatencySummary
   errors: Record<string, number>
   errorCount: number
-  /** The proxy process (absent for `direct`). */
+  /** The proxy process group (absent for `direct`). */
   proxy?: CpuUse
   upstream?: CpuUse
-  /** This process: the load threads (plus an idle main thread). */
+  /** This process (the load threads), or wrk with --load wrk. */
   load?: CpuUse
+  idle?: IdleResult
 }
 
 export interface TargetCaseResult {
@@ -42,16 +64,20 @@ export interface CaseReport {
   scenario: string
   case: string
   title: string
+  kind: 'rate' | 'idle'
   unit: 'rq/s' | 'MB/s'
+  showBytes: boolean
   latency: boolean
   mode: 'timed' | 'fixed'
   /** Planned window per round (timed mode). */
   roundMs: number
   results: TargetCaseResult[]
+  /** Targets of the run that cannot front this case's protocol. */
+  notApplicable: string[]
 }
 
 export interface BenchReport {
-  version: 1
+  version: 2
   startedAt: string
   finishedAt: string
   elapsedMs: number
@@ -65,28 +91,52 @@ export interface BenchReport {
   processes: Array<{ role: string; name: string; pid: number; command: string }>
   skipped: Array<{ target: string; reason: string }>
   cases: CaseReport[]
-  /** One line per case comparing envoy-ts with node-net-pipe against the 5% target. */
-  verdicts: string[]
+  /** The issue's targets for envoy-ts, one line each, with MET / MISSED. */
+  targetLines: string[]
+  /** Runtime API figures (no target to meet, but the numbers are asked for). */
+  figureLines: string[]
   profiles: string[]
+  /** Top self-time functions of envoy-ts's profiles (with --profile). */
+  profileSummaries: Array<{ file: string; text: string }>
+  /** Set when the run was cut off at its limit (or interrupted): the cases after it are missing. */
+  truncated?: string
   outDir?: string
 }
 
-/** envoy-ts should be within this fraction of the plain pipe (the tcp_proxy issue's target). */
-export const TARGET_RATIO = 0.95
+// ---- the issue's targets ----
 
-// ---- formatting ----
+export const TARGETS = {
+  /** http-small: envoy-ts ≥ 2× the plain Node http + undici proxy. */
+  vsNodeUndici: 2,
+  /** http-small: envoy-ts ≥ 0.5× nginx with one worker. */
+  vsNginx: 0.5,
+  /** tcp_proxy within 5% of a plain Node net pipe. */
+  vsNetPipe: 0.95,
+  /** p99 under 2× nginx's. */
+  p99VsNginx: 2,
+  /** 10,000 idle connections under 150 MB of extra RSS. */
+  idleExtraBytes: 150e6,
+} as const
 
-const fmtInt = (n: number): string => Math.round(n).toString()
-const fmtRate = (c: CaseReport, rate: number): string => (c.unit === 'MB/s' ? (rate / 1e6).toFixed(1) : fmtInt(rate))
+const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US')
+const fmtRate = (c: CaseReport, rate: number): string => (c.unit === 'MB/s' ? (rate / 1e6).toFixed(1) : Math.round(rate).toString())
 const fmtMs = (us: number | undefined): string => (us === undefined ? '-' : (us / 1000).toFixed(3))
 const fmtRatio = (r: number | undefined): string => (r === undefined ? '-' : r.toFixed(2))
 const fmtPct = (c: CpuUse | undefined): string => (c === undefined ? '-' : `${Math.round(c.cpuPct)}`)
+const fmtMB = (b: number | undefined): string => (b === undefined ? '-' : (b / 1e6).toFixed(0))
 
 /** Proxy CPU per unit of work: µs per request, or seconds per GB. */
 function cost(c: CaseReport, r: RoundResult): string {
   if (r.proxy === undefined || r.ops === 0) return '-'
   if (c.unit === 'MB/s') return (r.proxy.cpuSeconds / (r.ops / 1e9)).toFixed(2)
   return ((r.proxy.cpuSeconds * 1e6) / r.ops).toFixed(1)
+}
+
+/** The extra RSS a target needed to hold (and serve) the idle connections. */
+export function idleExtraBytes(i: IdleResult): number | undefined {
+  if (i.rssBeforeBytes === undefined) return undefined
+  const peak = Math.max(i.rssIdleBytes ?? 0, i.rssServedBytes ?? 0)
+  return peak - i.rssBeforeBytes
 }
 
 interface Column {
@@ -96,9 +146,10 @@ interface Column {
   cell(c: CaseReport, t: TargetCaseResult, r: RoundResult): string
 }
 
-function columns(c: CaseReport): Column[] {
+function rateColumns(c: CaseReport): Column[] {
   const cols: Column[] = [{ head: 'target', right: false, cell: (_c, t) => t.target }]
   cols.push({ head: c.unit, right: true, cell: (cc, _t, r) => fmtRate(cc, r.rate) })
+  if (c.showBytes) cols.push({ head: 'MB/s', right: true, cell: (_c, _t, r) => (r.bytesRate / 1e6).toFixed(1) })
   if (c.latency) {
     cols.push(
       { head: 'p50 ms', right: true, cell: (_c, _t, r) => fmtMs(r.latency?.p50Us) },
@@ -113,21 +164,51 @@ function columns(c: CaseReport): Column[] {
     { head: 'vs envoy-ts', right: true, cell: (_c, t) => fmtRatio(t.vsEnvoyTs) },
     { head: 'proxy cpu%', right: true, cell: (_c, _t, r) => fmtPct(r.proxy) },
     { head: c.unit === 'MB/s' ? 'cpu s/GB' : 'cpu µs/rq', right: true, cell: (cc, _t, r) => cost(cc, r) },
-    { head: 'rss MB', right: true, cell: (_c, _t, r) => (r.proxy === undefined ? '-' : fmtInt(r.proxy.rssBytes / 1e6)) },
+    { head: 'rss MB', right: true, cell: (_c, _t, r) => (r.proxy === undefined ? '-' : fmtMB(r.proxy.rssBytes)) },
     { head: 'upstr cpu%', right: true, cell: (_c, _t, r) => fmtPct(r.upstream) },
-    { head: 'load cpu%', right: true, cell: (_c, _t, r) => fmtPct(r.load) },
+    { head: r0(c) === 'wrk' ? 'wrk cpu%' : 'load cpu%', right: true, cell: (_c, _t, r) => fmtPct(r.load) },
     { head: 'spread', right: true, cell: (_c, t) => (t.spreadPct === undefined ? '-' : `${t.spreadPct.toFixed(1)}%`) },
   )
   return cols
 }
 
+function r0(c: CaseReport): 'own' | 'wrk' {
+  return c.results.find((t) => t.median !== undefined)?.median?.loadGen ?? 'own'
+}
+
+function idleColumns(): Column[] {
+  const i = (r: RoundResult): IdleResult => r.idle!
+  return [
+    { head: 'target', right: false, cell: (_c, t) => t.target },
+    { head: 'opened', right: true, cell: (_c, _t, r) => String(i(r).opened) },
+    { head: 'served', right: true, cell: (_c, _t, r) => String(i(r).served) },
+    { head: 'still open', right: true, cell: (_c, _t, r) => String(i(r).stillOpen) },
+    { head: 'open s', right: true, cell: (_c, _t, r) => (i(r).openMs / 1000).toFixed(1) },
+    { head: 'serve s', right: true, cell: (_c, _t, r) => (i(r).serveMs / 1000).toFixed(1) },
+    { head: 'rss before MB', right: true, cell: (_c, _t, r) => fmtMB(i(r).rssBeforeBytes) },
+    { head: 'rss idle MB', right: true, cell: (_c, _t, r) => fmtMB(i(r).rssIdleBytes) },
+    { head: 'rss served MB', right: true, cell: (_c, _t, r) => fmtMB(i(r).rssServedBytes) },
+    { head: 'extra MB', right: true, cell: (_c, _t, r) => fmtMB(idleExtraBytes(i(r))) },
+    {
+      head: 'KB/conn', right: true,
+      cell: (_c, _t, r) => {
+        const x = idleExtraBytes(i(r))
+        return x === undefined || i(r).opened === 0 ? '-' : (x / i(r).opened / 1000).toFixed(1)
+      },
+    },
+    { head: 'errors', right: true, cell: (_c, _t, r) => String(r.errorCount) },
+  ]
+}
+
 function caseHeading(c: CaseReport): string {
-  const how = c.mode === 'fixed' ? 'fixed request count' : `median of ${c.results[0]?.rounds.length ?? 0} rounds × ${(c.roundMs / 1000).toFixed(2)} s`
-  return `${c.title} — ${c.unit}, ${how}`
+  if (c.kind === 'idle') return `${c.title} — one round per target`
+  const how = c.mode === 'fixed' ? 'fixed request count' : `median of ${c.results.find((r) => r.rounds.length > 0)?.rounds.length ?? 0} rounds × ${(c.roundMs / 1000).toFixed(2)} s`
+  const gen = r0(c) === 'wrk' ? ', load: wrk' : ''
+  return `${c.title} — ${c.unit}, ${how}${gen}`
 }
 
 function rows(c: CaseReport): { cols: Column[]; body: Array<string[] | string> } {
-  const cols = columns(c)
+  const cols = c.kind === 'idle' ? idleColumns() : rateColumns(c)
   const body: Array<string[] | string> = []
   for (const t of c.results) {
     if (t.skipped !== undefined || t.median === undefined) {
@@ -137,6 +218,10 @@ function rows(c: CaseReport): { cols: Column[]; body: Array<string[] | string> }
     body.push(cols.map((col) => col.cell(c, t, t.median!)))
   }
   return { cols, body }
+}
+
+function notApplicableLine(c: CaseReport): string[] {
+  return c.notApplicable.length > 0 ? [`  not applicable here: ${c.notApplicable.join(', ')}`] : []
 }
 
 /** A plain-text table for the terminal. */
@@ -165,7 +250,8 @@ export function headerLines(r: Pick<BenchReport, 'machine' | 'options' | 'loadTh
     `node ${m.node} (V8 ${m.v8}), ${m.platform}, kernel ${m.kernel}`,
     `cpu: ${m.cpuModel}; ${m.cores} cores available (${m.onlineCpus} online); ${(m.memTotalBytes / 2 ** 30).toFixed(1)} GiB`,
     `git: ${m.gitCommit === undefined ? 'unknown' : `${m.gitCommit}${m.gitDirty === true ? ' (dirty)' : ''}`}`,
-    `load: ${r.loadThreads} load thread(s), ${o.connections} connections; proxy workers: envoy-ts --concurrency ${o.concurrency}, node-net-pipe 1` +
+    `load: ${o.load === 'wrk' ? 'wrk for HTTP cases, own generator for the rest' : 'own generator'}, ${r.loadThreads} load thread(s), ${o.connections} connections` +
+      `; workers: --concurrency ${o.concurrency} (envoy-ts threads, nginx worker_processes, haproxy nbthread, node peers' processes)` +
       (o.bufferLimit !== undefined ? `; per_connection_buffer_limit_bytes ${o.bufferLimit}` : '') +
       (o.envoyTsNodeFlags.length > 0 ? `; envoy-ts node flags: ${o.envoyTsNodeFlags.join(' ')}` : ''),
     `pin: ${r.pin.note}`,
@@ -178,7 +264,7 @@ function errorsDetail(c: CaseReport): string[] {
     const kinds: Record<string, number> = {}
     for (const r of t.rounds) for (const [k, v] of Object.entries(r.errors)) kinds[k] = (kinds[k] ?? 0) + v
     const parts = Object.entries(kinds).map(([k, v]) => `${k} ${v}`)
-    if (parts.length > 0) out.push(`  ${t.target} errors over all rounds: ${parts.join(', ')}`)
+    if (parts.length > 0) out.push(`  ${t.target} errors${c.kind === 'idle' ? '' : ' over all rounds'}: ${parts.join(', ')}`)
   }
   return out
 }
@@ -186,24 +272,28 @@ function errorsDetail(c: CaseReport): string[] {
 /** Everything after the header, for the terminal. */
 export function textReport(r: BenchReport): string {
   const out: string[] = []
-  for (const c of r.cases) {
-    out.push('', textTable(c), ...errorsDetail(c))
-  }
+  for (const c of r.cases) out.push('', textTable(c), ...notApplicableLine(c), ...errorsDetail(c))
+  if (r.truncated !== undefined) out.push('', `STOPPED EARLY: ${r.truncated}`)
   if (r.skipped.length > 0) out.push('', ...r.skipped.map((s) => `skipped ${s.target}: ${s.reason}`))
-  if (r.verdicts.length > 0) out.push('', ...r.verdicts)
+  if (r.figureLines.length > 0) out.push('', ...r.figureLines)
+  if (r.targetLines.length > 0) out.push('', ...r.targetLines)
+  for (const p of r.profileSummaries) out.push('', `profile ${p.file}:`, p.text)
   return out.join('\n')
 }
 
 export function markdownReport(r: BenchReport): string {
   const out: string[] = [`## envoy-ts bench, ${r.startedAt}`, '', ...headerLines(r).map((l) => `- ${l}`)]
-  out.push(`- command: \`npm run bench -- ${commandLine(r.options)}\``, `- run time: ${(r.elapsedMs / 1000).toFixed(1)} s`)
+  out.push(`- command: \`npm run bench -- ${commandLine(r.options)}\``, `- run time: ${(r.elapsedMs / 1000).toFixed(1)} s (limit ${Math.round(r.announcedLimitMs / 1000)} s)`)
   for (const c of r.cases) {
     out.push('', markdownTable(c))
-    const e = errorsDetail(c)
-    if (e.length > 0) out.push('', ...e.map((l) => `- ${l.trim()}`))
+    const extra = [...notApplicableLine(c), ...errorsDetail(c)]
+    if (extra.length > 0) out.push('', ...extra.map((l) => `- ${l.trim()}`))
   }
+  if (r.truncated !== undefined) out.push('', `**Stopped early:** ${r.truncated}`)
   if (r.skipped.length > 0) out.push('', ...r.skipped.map((s) => `- skipped ${s.target}: ${s.reason}`))
-  if (r.verdicts.length > 0) out.push('', ...r.verdicts.map((v) => `- ${v}`))
+  if (r.figureLines.length > 0) out.push('', ...r.figureLines.map((v) => `- ${v}`))
+  if (r.targetLines.length > 0) out.push('', ...r.targetLines.map((v) => (v.startsWith('  ') ? `  - ${v.trim()}` : `- ${v}`)))
+  for (const p of r.profileSummaries) out.push('', `Profile \`${p.file}\`:`, '', '```', p.text, '```')
   out.push('', 'Columns: see bench/README.md. Rates are the median round; latency and CPU are from that round.', '')
   return out.join('\n')
 }
@@ -220,10 +310,93 @@ export function commandLine(o: BenchOptions): string {
     `--concurrency ${o.concurrency}`,
     `--load-threads ${o.loadThreads}`,
   ]
+  if (o.scenarios.includes('idle-conns')) parts.push(`--idle-connections ${o.idleConnections}`)
+  if (o.load !== 'own') parts.push(`--load ${o.load}`)
   if (o.requestsPerConnection !== undefined) parts.push(`--requests ${o.requestsPerConnection}`)
   if (o.bufferLimit !== undefined) parts.push(`--buffer-limit ${o.bufferLimit}`)
   if (o.envoyTsNodeFlags.length > 0) parts.push(`--envoy-ts-node-flags "${o.envoyTsNodeFlags.join(' ')}"`)
   if (o.pin) parts.push('--pin')
   if (o.profile) parts.push('--profile')
   return parts.join(' ')
+}
+
+// ---- target lines ----
+
+function median(c: CaseReport | undefined, target: string): RoundResult | undefined {
+  return c?.results.find((r) => r.target === target)?.median
+}
+
+function whyMissing(c: CaseReport | undefined, target: string): string {
+  const r = c?.results.find((x) => x.target === target)
+  if (r?.skipped !== undefined) return `${target} skipped: ${r.skipped}`
+  return `${target} not in this run (add it with --peers / --targets)`
+}
+
+const verdict = (ok: boolean): string => (ok ? 'MET' : 'MISSED')
+
+/**
+ * The issue's targets for envoy-ts, from ratios within this run. They are defined for one
+ * worker pinned to one core; other runs get a note that they are informative only.
+ */
+export function targetLines(cases: readonly CaseReport[], o: BenchOptions, pin: PinPlan): string[] {
+  const out: string[] = []
+  const find = (scenario: string, kase?: string): CaseReport | undefined => cases.find((c) => c.scenario === scenario && (kase === undefined || c.case === kase))
+  const ratioLine = (c: CaseReport | undefined, label: string, peer: string, want: number): void => {
+    if (c === undefined) return
+    const e = median(c, 'envoy-ts')
+    const p = median(c, peer)
+    if (e === undefined) {
+      out.push(`  ${label}: envoy-ts ≥ ${want}× ${peer}: not measured (${whyMissing(c, 'envoy-ts')})`)
+      return
+    }
+    if (p === undefined || p.rate === 0) {
+      out.push(`  ${label}: envoy-ts ≥ ${want}× ${peer}: not measured (${whyMissing(c, peer)})`)
+      return
+    }
+    const ratio = e.rate / p.rate
+    const unit = c.unit === 'MB/s' ? ` ${(e.rate / 1e6).toFixed(1)} MB/s vs ${(p.rate / 1e6).toFixed(1)}` : ` ${fmtInt(e.rate)} rq/s vs ${fmtInt(p.rate)}`
+    out.push(`  ${label}: envoy-ts ${ratio.toFixed(2)}× ${peer} (${unit.trim()}; target ≥ ${want}×): ${verdict(ratio >= want)}`)
+  }
+  ratioLine(find('http-small'), 'http-small', 'node-undici', TARGETS.vsNodeUndici)
+  ratioLine(find('http-small'), 'http-small', 'nginx', TARGETS.vsNginx)
+  ratioLine(find('tcp-rr'), 'tcp-rr', 'node-net-pipe', TARGETS.vsNetPipe)
+  for (const c of cases.filter((x) => x.scenario === 'tcp-stream')) ratioLine(c, `tcp-stream ${c.case}`, 'node-net-pipe', TARGETS.vsNetPipe)
+  for (const c of cases.filter((x) => x.latency && x.kind === 'rate')) {
+    const e = median(c, 'envoy-ts')
+    const n = median(c, 'nginx')
+    if (e?.latency === undefined || n?.latency === undefined) continue
+    const ratio = e.latency.p99Us / n.latency.p99Us
+    out.push(`  ${c.title.replace(/ \(.*$/, '')} p99: envoy-ts ${fmtMs(e.latency.p99Us)} ms, nginx ${fmtMs(n.latency.p99Us)} ms = ${ratio.toFixed(2)}× (target < ${TARGETS.p99VsNginx}×): ${verdict(ratio < TARGETS.p99VsNginx)}`)
+  }
+  const idle = find('idle-conns')
+  if (idle !== undefined) {
+    const r = idle.results.find((x) => x.target === 'envoy-ts')
+    const i = r?.median?.idle
+    if (i === undefined) out.push(`  idle-conns: not measured (${whyMissing(idle, 'envoy-ts')})`)
+    else {
+      const extra = idleExtraBytes(i)
+      const ok = extra !== undefined && extra < TARGETS.idleExtraBytes && i.served === i.attempted && i.opened === i.attempted
+      out.push(`  idle-conns: envoy-ts opened ${i.opened}/${i.attempted}, served ${i.served}, extra RSS ${fmtMB(extra)} MB (target: all ${i.attempted} served, < ${TARGETS.idleExtraBytes / 1e6} MB for 10,000): ${verdict(ok)}`)
+    }
+  }
+  if (out.length === 0) return out
+  const asDefined = pin.enabled && o.concurrency === 1
+  return [
+    `targets for envoy-ts (ratios from this run${asDefined ? ', one worker pinned to one core' : ''}):`,
+    ...out,
+    ...(asDefined ? [] : [`  (the targets are defined for --concurrency 1 --pin; this run is ${pin.enabled ? '' : 'unpinned'}${pin.enabled ? '' : ', '}--concurrency ${o.concurrency}: informative only)`]),
+  ]
+}
+
+/** Runtime API figures: calls/s and p99 of envoy-ts, next to the bare Node baseline. */
+export function figureLines(cases: readonly CaseReport[]): string[] {
+  const out: string[] = []
+  for (const c of cases.filter((x) => x.scenario.startsWith('runtime-'))) {
+    const e = median(c, 'envoy-ts')
+    if (e === undefined) continue
+    const d = median(c, 'direct')
+    out.push(`${c.title}: envoy-ts ${fmtInt(e.rate)} calls/s, p99 ${fmtMs(e.latency?.p99Us)} ms` +
+      (d !== undefined ? ` (bare Node baseline: ${fmtInt(d.rate)} calls/s, p99 ${fmtMs(d.latency?.p99Us)} ms)` : ''))
+  }
+  return out
 }

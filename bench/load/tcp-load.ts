@@ -1,44 +1,10 @@
-// The TCP load generator: a piscina task, one per load thread per round. Each task opens its
-// share of the connections, drives them until the window closes (or, in fixed mode, until every
-// connection has done its requests), and returns counts plus an encoded latency histogram.
+// The TCP load generator: each task opens its share of the connections, drives them until the
+// window closes (or, in fixed mode, until every connection has done its requests), and returns
+// counts plus an encoded latency histogram.
 import net from 'node:net'
-import * as hdr from 'hdr-histogram-js'
-import type { TcpLoadResult, TcpLoadTask } from './types.js'
+import { countError, errorKind, finishRun, newRun, RECONNECT_MS, recordDone, type Run, slotFinished } from './common.js'
+import type { LoadResult, TcpLoadTask } from './types.js'
 
-/** Reconnect delay after a connection fails while the round is running. */
-const RECONNECT_MS = 10
-
-interface Run {
-  task: TcpLoadTask
-  /** Traffic flows (false once the window closed). */
-  running: boolean
-  /** Inside the measured window: completions count and latencies are recorded. */
-  measuring: boolean
-  ops: number
-  errors: Record<string, number>
-  connected: number
-  histogram: hdr.Histogram
-  sockets: Set<net.Socket>
-  /** Fixed mode: connections still working. */
-  remaining: number
-  lastDone: number
-  onAllDone: () => void
-}
-
-function countError(run: Run, kind: string): void {
-  if (!run.running) return
-  run.errors[kind] = (run.errors[kind] ?? 0) + 1
-}
-
-function errorKind(err: Error): string {
-  return (err as NodeJS.ErrnoException).code ?? err.message
-}
-
-/**
- * Opens one connection slot. In timed mode a failed connection is reopened after a short delay
- * (and counted), so the load stays at `connections`; in fixed mode it is not, so a short count
- * shows up next to the errors.
- */
 interface Slot {
   /** Requests completed on this slot (fixed mode stops at requestsPerConnection). */
   done: number
@@ -48,11 +14,15 @@ interface Slot {
   counted: boolean
 }
 
-function openSlot(run: Run, slot: Slot): void {
-  const { task } = run
+/**
+ * Opens one connection slot. In timed mode a failed connection is reopened after a short delay
+ * (and counted), so the load stays at `connections`; in fixed mode it is not, so a short count
+ * shows up next to the errors.
+ */
+function openSlot(run: Run, task: TcpLoadTask, slot: Slot, sockets: Set<net.Socket>): void {
   const fixed = task.requestsPerConnection !== undefined
   const s = net.connect({ host: task.host, port: task.port, noDelay: true })
-  run.sockets.add(s)
+  sockets.add(s)
   let everConnected = false
   let finished = false
   const finish = (): void => {
@@ -60,17 +30,16 @@ function openSlot(run: Run, slot: Slot): void {
     finished = true
     if (fixed && !slot.reported) {
       slot.reported = true
-      run.remaining--
-      if (run.remaining === 0) run.onAllDone()
+      slotFinished(run)
     }
   }
   s.on('error', (err) => countError(run, errorKind(err)))
   s.on('close', () => {
-    run.sockets.delete(s)
+    sockets.delete(s)
     if (!run.running) return
     if (!finished) countError(run, everConnected ? 'closed' : 'connect-failed')
     if (fixed) finish()
-    else setTimeout(() => { if (run.running) openSlot(run, slot) }, RECONNECT_MS)
+    else setTimeout(() => { if (run.running) openSlot(run, task, slot, sockets) }, RECONNECT_MS)
   })
   s.on('connect', () => {
     everConnected = true
@@ -78,14 +47,13 @@ function openSlot(run: Run, slot: Slot): void {
       slot.counted = true
       run.connected++
     }
-    if (task.kind === 'rr') driveRr(run, s, slot, finish)
-    else if (task.kind === 'upload') driveUpload(run, s)
+    if (task.kind === 'rr') driveRr(run, task, s, slot, finish)
+    else if (task.kind === 'upload') driveUpload(run, task, s)
     else driveDownload(run, s)
   })
 }
 
-function driveRr(run: Run, s: net.Socket, slot: Slot, finish: () => void): void {
-  const { task } = run
+function driveRr(run: Run, task: TcpLoadTask, s: net.Socket, slot: Slot, finish: () => void): void {
   const request = Buffer.alloc(task.requestSize, 0x71)
   const fixed = task.requestsPerConnection
   let awaiting = 0
@@ -93,9 +61,11 @@ function driveRr(run: Run, s: net.Socket, slot: Slot, finish: () => void): void 
   const send = (): void => {
     awaiting = task.responseSize
     t0 = performance.now()
+    if (run.measuring) run.bytes += request.length
     s.write(request)
   }
   s.on('data', (c: Buffer) => {
+    if (run.measuring) run.bytes += c.length
     awaiting -= c.length
     if (awaiting > 0) return
     const t1 = performance.now()
@@ -105,11 +75,7 @@ function driveRr(run: Run, s: net.Socket, slot: Slot, finish: () => void): void 
       return
     }
     slot.done++
-    if (run.measuring) {
-      run.ops++
-      run.histogram.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)))
-      run.lastDone = Date.now()
-    }
+    recordDone(run, t0, t1)
     if (fixed !== undefined && slot.done >= fixed) {
       finish()
       s.end()
@@ -123,12 +89,15 @@ function driveRr(run: Run, s: net.Socket, slot: Slot, finish: () => void): void 
   else start()
 }
 
-function driveUpload(run: Run, s: net.Socket): void {
-  const chunk = Buffer.alloc(run.task.chunkSize, 0x75)
+function driveUpload(run: Run, task: TcpLoadTask, s: net.Socket): void {
+  const chunk = Buffer.alloc(task.chunkSize, 0x75)
   const pump = (): void => {
     while (run.running) {
       // Counted when accepted: in steady state (buffers full) that is the rate the far end drains.
-      if (run.measuring) run.ops += chunk.length
+      if (run.measuring) {
+        run.ops += chunk.length
+        run.bytes += chunk.length
+      }
       if (!s.write(chunk)) {
         s.once('drain', pump)
         return
@@ -139,51 +108,17 @@ function driveUpload(run: Run, s: net.Socket): void {
 }
 
 function driveDownload(run: Run, s: net.Socket): void {
-  s.on('data', (c: Buffer) => { if (run.measuring) run.ops += c.length })
+  s.on('data', (c: Buffer) => {
+    if (run.measuring) {
+      run.ops += c.length
+      run.bytes += c.length
+    }
+  })
 }
 
-export default async function tcpLoad(task: TcpLoadTask): Promise<TcpLoadResult> {
-  const fixed = task.requestsPerConnection !== undefined
-  let resolveDone: () => void = () => {}
-  const allDone = new Promise<void>((resolve) => { resolveDone = resolve })
-  const run: Run = {
-    task,
-    running: true,
-    // Fixed mode counts everything; timed mode opens the window at startAt.
-    measuring: fixed,
-    ops: 0,
-    errors: {},
-    connected: 0,
-    histogram: hdr.build({ bitBucketSize: 32, autoResize: true, lowestDiscernibleValue: 1, highestTrackableValue: 2, numberOfSignificantValueDigits: 3, useWebAssembly: false }),
-    sockets: new Set(),
-    remaining: task.connections,
-    lastDone: 0,
-    onAllDone: resolveDone,
-  }
-  for (let i = 0; i < task.connections; i++) openSlot(run, { done: 0, reported: false, counted: false })
-
-  let windowStart = task.startAt
-  let windowEnd: number
-  if (fixed) {
-    const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), Math.max(0, task.startAt - Date.now()) + task.timeoutMs))
-    const how = await Promise.race([allDone.then(() => 'done' as const), timedOut])
-    if (how === 'timeout') countError(run, 'timeout')
-    windowEnd = Math.max(run.lastDone, task.startAt)
-  } else {
-    await new Promise((r) => setTimeout(r, Math.max(0, task.startAt - Date.now())))
-    windowStart = Date.now()
-    run.measuring = true
-    await new Promise((r) => setTimeout(r, Math.max(0, task.startAt + task.durationMs - Date.now())))
-    run.measuring = false
-    windowEnd = Date.now()
-  }
-  run.running = false
-  for (const s of run.sockets) s.destroy()
-  return {
-    ops: run.ops,
-    windowMs: Math.max(1, windowEnd - windowStart),
-    ...(task.kind === 'rr' ? { histogram: hdr.encodeIntoCompressedBase64(run.histogram) } : {}),
-    errors: run.errors,
-    connected: run.connected,
-  }
+export async function tcpLoad(task: TcpLoadTask): Promise<LoadResult> {
+  const run = newRun(task)
+  const sockets = new Set<net.Socket>()
+  for (let i = 0; i < task.connections; i++) openSlot(run, task, { done: 0, reported: false, counted: false }, sockets)
+  return finishRun(run, () => { for (const s of sockets) s.destroy() }, task.kind === 'rr')
 }

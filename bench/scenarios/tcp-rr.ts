@@ -11,10 +11,12 @@ export const tcpRr: Scenario = {
   services: [{ name: 'rr', protocol: 'tcp' }],
   cases: [
     {
+      kind: 'rate',
       name: 'rr',
       title: 'tcp-rr',
       service: 'rr',
       unit: 'rq/s',
+      showBytes: false,
       latency: true,
       fixedCount: true,
       prerollMs: 150,

@@ -5,9 +5,19 @@ export function listenerName(service: string): string {
   return `bench_${service}`
 }
 
+/** Stat prefixes and cluster names may not contain dashes in every tool: `dapr-grpc` → `dapr_grpc`. */
+function id(service: string): string {
+  return service.replace(/[^A-Za-z0-9_]/g, '_')
+}
+
 /**
- * A static Envoy v3 bootstrap, valid for envoy-ts and for Envoy itself: admin and one listener
- * per service on free loopback ports, each a tcp_proxy to a STATIC cluster with the upstream.
+ * A static Envoy v3 bootstrap: admin and one listener per service on free loopback ports.
+ * `tcp` services get a tcp_proxy and `http` services an HTTP connection manager with a catch-all
+ * route, each to a STATIC cluster with the upstream; both are valid for Envoy itself. `dapr-grpc`
+ * (runtime_api network filter) and `dapr-http` (dapr_api HTTP filter) are envoy-ts's own, with
+ * the in-memory `statestore`. Clusters get circuit breakers far above the bench's load (Envoy's
+ * defaults, 1024, would turn the idle-conns scenario's bursts into 503s that nginx and haproxy
+ * do not have); everything else is Envoy's defaults.
  */
 export function benchBootstrap(services: readonly ServiceSpec[], opts: { profilePath?: string; bufferLimit?: number } = {}): string {
   const limit = opts.bufferLimit !== undefined ? [`    per_connection_buffer_limit_bytes: ${opts.bufferLimit}`] : []
@@ -25,22 +35,70 @@ export function benchBootstrap(services: readonly ServiceSpec[], opts: { profile
       ...limit,
       '    filter_chains:',
       '    - filters:',
-      '      - name: envoy.filters.network.tcp_proxy',
-      '        typed_config:',
-      '          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
-      `          stat_prefix: ${s.name}`,
-      `          cluster: up_${s.name}`,
     )
+    if (s.protocol === 'tcp') {
+      lines.push(
+        '      - name: envoy.filters.network.tcp_proxy',
+        '        typed_config:',
+        '          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+        `          stat_prefix: ${id(s.name)}`,
+        `          cluster: up_${id(s.name)}`,
+      )
+    } else if (s.protocol === 'http') {
+      lines.push(
+        '      - name: envoy.filters.network.http_connection_manager',
+        '        typed_config:',
+        '          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+        `          stat_prefix: ${id(s.name)}`,
+        '          route_config:',
+        `            name: ${id(s.name)}`,
+        '            virtual_hosts:',
+        '            - name: bench',
+        '              domains: ["*"]',
+        '              routes:',
+        `              - { match: { prefix: "/" }, route: { cluster: up_${id(s.name)} } }`,
+        '          http_filters:',
+        '          - name: envoy.filters.http.router',
+        '            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }',
+      )
+    } else if (s.protocol === 'dapr-grpc') {
+      lines.push(
+        '      - name: envoy_ts.filters.network.runtime_api',
+        '        typed_config:',
+        '          "@type": type.googleapis.com/envoy_ts.extensions.filters.network.runtime_api.v1.RuntimeApi',
+        `          stat_prefix: ${id(s.name)}`,
+        '          apis: [DAPR]',
+        '          state: { statestore: { type: in-memory } }',
+      )
+    } else {
+      lines.push(
+        '      - name: envoy.filters.network.http_connection_manager',
+        '        typed_config:',
+        '          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+        `          stat_prefix: ${id(s.name)}`,
+        `          route_config: { name: ${id(s.name)}, virtual_hosts: [] }`,
+        '          http_filters:',
+        '          - name: envoy_ts.filters.http.dapr_api',
+        '            typed_config:',
+        '              "@type": type.googleapis.com/envoy_ts.extensions.filters.http.dapr_api.v1.DaprApi',
+        `              runtime: { stat_prefix: ${id(s.name)}, state: { statestore: { type: in-memory } } }`,
+        '          - name: envoy.filters.http.router',
+        '            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }',
+      )
+    }
   }
-  lines.push('  clusters:')
-  for (const s of services) {
+  const proxied = services.filter((s) => s.protocol === 'tcp' || s.protocol === 'http')
+  lines.push(proxied.length > 0 ? '  clusters:' : '  clusters: []')
+  for (const s of proxied) {
     lines.push(
-      `  - name: up_${s.name}`,
+      `  - name: up_${id(s.name)}`,
       '    type: STATIC',
       '    connect_timeout: 1s',
       ...limit,
+      '    circuit_breakers:',
+      '      thresholds: [{ max_connections: 1000000, max_pending_requests: 1000000, max_requests: 1000000 }]',
       '    load_assignment:',
-      `      cluster_name: up_${s.name}`,
+      `      cluster_name: up_${id(s.name)}`,
       '      endpoints:',
       '      - lb_endpoints:',
       `        - endpoint: { address: { socket_address: { address: ${s.upstreamHost}, port_value: ${s.upstreamPort} } } }`,

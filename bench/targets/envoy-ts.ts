@@ -8,8 +8,9 @@ import type { RunningTarget, Target, TargetContext } from './types.js'
 /** envoy-ts from this checkout (bin/envoy-ts.js, so `npm run build` must be current). */
 export const envoyTs: Target = {
   name: 'envoy-ts',
-  description: 'bin/envoy-ts.js, tcp_proxy listener per service, --concurrency from the option',
+  description: 'bin/envoy-ts.js --concurrency N: tcp_proxy / HCM+router listeners, runtime_api and dapr_api for the runtime scenarios',
   kind: 'proxy',
+  protocols: ['tcp', 'http', 'dapr-grpc', 'dapr-http'],
   async start(ctx: TargetContext): Promise<RunningTarget> {
     const dir = path.join(ctx.workDir, 'envoy-ts')
     fs.mkdirSync(dir, { recursive: true })

@@ -12,12 +12,15 @@ export const envoy: Target = {
   name: 'envoy',
   description: 'the real Envoy (--envoy-bin), same bootstrap as envoy-ts; skipped if not installed',
   kind: 'proxy',
+  protocols: ['tcp', 'http'],
+  install: 'see https://www.envoyproxy.io/docs/envoy/latest/start/install (e.g. the envoyproxy/envoy image, or a release binary via --envoy-bin)',
   async start(ctx: TargetContext): Promise<RunningTarget> {
     if (findCommand(ctx.envoyBin) === undefined) throw new Unavailable(`envoy: command not found: ${ctx.envoyBin} (install Envoy or give --envoy-bin <path>)`)
+    const services = ctx.services.filter((s) => s.protocol === 'tcp' || s.protocol === 'http')
     const dir = path.join(ctx.workDir, 'envoy')
     fs.mkdirSync(dir, { recursive: true })
     const config = path.join(dir, 'bootstrap.yaml')
-    fs.writeFileSync(config, benchBootstrap(ctx.services, ctx.bufferLimit !== undefined ? { bufferLimit: ctx.bufferLimit } : {}))
+    fs.writeFileSync(config, benchBootstrap(services, ctx.bufferLimit !== undefined ? { bufferLimit: ctx.bufferLimit } : {}))
     const addressFile = path.join(dir, 'admin-address')
     const child = await BenchChild.start({
       role: 'target',
@@ -28,7 +31,7 @@ export const envoy: Target = {
     })
     try {
       const admin = await waitForReady(child, addressFile, 20_000)
-      return { ports: await listenerPorts(admin, ctx.services), host: '127.0.0.1', pid: child.pid, stop: () => child.stop() }
+      return { ports: await listenerPorts(admin, services), host: '127.0.0.1', pid: child.pid, stop: () => child.stop() }
     } catch (err) {
       await child.stop()
       throw err

@@ -12,6 +12,7 @@ export const nodeNetPipe: Target = {
   name: 'node-net-pipe',
   description: 'plain Node net proxy, c.pipe(u).pipe(c), one process, one thread',
   kind: 'proxy',
+  protocols: ['tcp'],
   async start(ctx: TargetContext): Promise<RunningTarget> {
     const profDir = path.join(ctx.workDir, 'node-net-pipe-prof')
     const nodeFlags = ctx.profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
@@ -19,7 +20,7 @@ export const nodeNetPipe: Target = {
       role: 'target',
       name: 'node-net-pipe',
       command: process.execPath,
-      args: [...nodeFlags, benchScript('targets/node-net-pipe-server.js'), ...ctx.services.map((s) => `${s.name}=${s.upstreamPort}`)],
+      args: [...nodeFlags, benchScript('targets/node-net-pipe-server.js'), ...ctx.services.filter((s) => s.protocol === 'tcp').map((s) => `${s.name}=${s.upstreamPort}`)],
       env: { BENCH_HOST: ctx.services[0]?.upstreamHost ?? '127.0.0.1' },
       ...(ctx.pin.enabled ? { cpus: ctx.pin.proxyCpus! } : {}),
     })
