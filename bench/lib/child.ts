@@ -27,7 +27,9 @@ export function findCommand(cmd: string): string | undefined {
     }
   }
   if (cmd.includes('/')) return executable(cmd) ? path.resolve(cmd) : undefined
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+  // Debian puts nginx and haproxy in sbin, which a non-root PATH often lacks.
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin']
+  for (const dir of dirs) {
     if (dir === '') continue
     const p = path.join(dir, cmd)
     if (executable(p)) return p

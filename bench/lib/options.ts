@@ -50,7 +50,7 @@ export function defaultOptions(): BenchOptions {
     targets: [...DEFAULT_TARGETS],
     durationMs: 3000,
     rounds: 3,
-    warmupMs: 500,
+    warmupMs: 1000,
     connections: 32,
     concurrency: 1,
     loadThreads: defaultLoadThreads(),
@@ -133,7 +133,7 @@ const SPECS: readonly OptionSpec[] = [
   },
   {
     long: 'warmup', short: 'w', arg: 'time', help: 'unmeasured warm-up per target per case before the first round (0 to skip)',
-    shown: () => '500ms', apply: (o, v) => { o.warmupMs = parseDuration('warmup', v) },
+    shown: () => '1s', apply: (o, v) => { o.warmupMs = parseDuration('warmup', v) },
   },
   {
     long: 'connections', short: 'c', arg: 'n', help: 'concurrent client connections (spread over the load threads)',
@@ -300,7 +300,10 @@ export function helpText(): string {
   }
   out.push('', 'targets (a target that cannot front a scenario\'s protocol is left out of its table):')
   const tw = Math.max(...TARGETS.map((t) => t.name.length)) + 2
-  for (const t of TARGETS) out.push(`  ${t.name.padEnd(tw)}${t.description} [${t.protocols.join(', ')}]`)
+  for (const t of TARGETS) {
+    out.push(`  ${t.name.padEnd(tw)}${t.description} [${t.protocols.join(', ')}]`)
+    if (t.install !== undefined) out.push(`  ${''.padEnd(tw)}when missing: ${t.install}`)
+  }
   out.push(
     '',
     'examples:',

@@ -99,3 +99,14 @@ export function cpuBetween(a: ProcSample | undefined, b: ProcSample | undefined)
   const cpuSeconds = b.cpuSeconds - a.cpuSeconds
   return { cpuPct: (cpuSeconds / ((b.at - a.at) / 1000)) * 100, cpuSeconds, rssBytes: b.rssBytes }
 }
+
+/** The hard limit on open files of this process (children inherit it); undefined when unknown. */
+export function openFilesLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))
+    if (m === null || m[2] === 'unlimited') return undefined
+    return Number(m[2])
+  } catch {
+    return undefined
+  }
+}

@@ -33,10 +33,11 @@ const ROUND_GAP_MS = 50
 /** Starting the upstream and the targets. */
 const STARTUP_ALLOWANCE_MS = 6000
 /** idle-conns per target: open, idle, serve, close (the estimate; the phases have their own limits). */
-const IDLE_ESTIMATE_MS = 9000
+const IDLE_ESTIMATE_BASE_MS = 2500
+const IDLE_ESTIMATE_PER_CONN_MS = 0.5
 const IDLE_HOLD_MS = 1000
-const IDLE_OPEN_TIMEOUT_MS = 30_000
-const IDLE_SERVE_TIMEOUT_MS = 30_000
+const IDLE_OPEN_TIMEOUT_MS = 15_000
+const IDLE_SERVE_TIMEOUT_MS = 10_000
 
 export interface RunInput {
   options: BenchOptions
@@ -46,6 +47,8 @@ export interface RunInput {
   log?: (line: string) => void
   /** Aborts the run (Ctrl-C); everything started is stopped before runBench rejects. */
   signal?: AbortSignal
+  /** Overrides the hard limit derived from the plan (tests of the cut-off). */
+  limitMs?: number
 }
 
 export class BenchTimeout extends Error {
@@ -92,7 +95,7 @@ export function estimateMs(o: BenchOptions, targets: readonly Target[] = o.targe
     for (const c of s.cases) {
       const n = applicable(s, c, targets).length
       if (c.kind === 'idle') {
-        total += n * IDLE_ESTIMATE_MS
+        total += n * (IDLE_ESTIMATE_BASE_MS + IDLE_ESTIMATE_PER_CONN_MS * o.idleConnections)
         continue
       }
       let window = isFixed(o, c) ? 1000 : roundMs(o, s)
@@ -408,7 +411,7 @@ export async function runBench(input: RunInput): Promise<BenchReport> {
   const pin = planPinning(o.pin, o.concurrency)
   const loadThreads = Math.min(o.loadThreads, Math.max(o.connections, 1))
   const expected = estimateMs(o, targets)
-  const limit = hardLimitMs(expected)
+  const limit = input.limitMs ?? hardLimitMs(expected)
   const processesBefore = startedProcesses.length
   const totalSteps = scenarios.reduce((a, s) => a + s.cases.reduce((b, c) => {
     const n = applicable(s, c, targets).length
@@ -438,6 +441,7 @@ export async function runBench(input: RunInput): Promise<BenchReport> {
   const skipped: Array<{ target: string; reason: string }> = []
   const profiles: string[] = []
   const cases: CaseReport[] = []
+  const notes: string[] = []
   const groupPids: Array<{ role: string; name: string; pid: number; command: string }> = []
   let truncated: string | undefined
 
@@ -481,13 +485,17 @@ export async function runBench(input: RunInput): Promise<BenchReport> {
       try {
         const r = await abortable(t.start({ ...ctx, services: wanted }))
         running.set(t.name, r)
+        for (const n of r.notes ?? []) {
+          notes.push(n)
+          log(`note: ${n}`)
+        }
         // Every process of its group (nginx's workers, a cluster's children), for the record.
         if (r.pid !== undefined) {
           for (const pid of groupMembers(r.pid)) if (pid !== r.pid) groupPids.push({ role: 'target-child', name: t.name, pid, command: '' })
         }
       } catch (err) {
         if (abort.signal.aborted) throw err
-        const reason = err instanceof Unavailable ? err.message : `failed to start: ${(err as Error).message.split('\n')[0]}`
+        const reason = err instanceof Unavailable ? err.message : `failed to start: ${briefError(err as Error)}`
         skipped.push({ target: t.name, reason })
         log(`skipping ${t.name}: ${reason}`)
       }
@@ -598,6 +606,7 @@ export async function runBench(input: RunInput): Promise<BenchReport> {
     pin,
     processes: [...startedProcesses.slice(processesBefore), ...groupPids],
     skipped,
+    notes,
     cases,
     targetLines: targetLines(cases, o, pin),
     figureLines: figureLines(cases),
@@ -613,6 +622,13 @@ export async function runBench(input: RunInput): Promise<BenchReport> {
     fs.writeFileSync(path.join(outDir, 'chart.svg'), chartSvg(report))
   }
   return report
+}
+
+/** The first line of an error and, when the process said more, its last line (e.g. haproxy's ALERT). */
+function briefError(err: Error): string {
+  const lines = err.message.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  if (lines.length <= 1) return lines[0] ?? String(err)
+  return `${lines[0]}: ${lines[lines.length - 1]}`
 }
 
 /** Moves profile files out of the temp dir into the results dir (or drops them with --no-save). */

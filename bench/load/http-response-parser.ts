@@ -50,11 +50,15 @@ export class ResponseParser {
    * response. After a completed response, call `reset()` before feeding the next one.
    */
   feed(buf: Buffer, off = 0): number {
-    if (this.carry !== undefined) {
-      buf = Buffer.concat([this.carry, buf.subarray(off)])
-      off = 0
-      this.carry = undefined
-    }
+    if (this.carry === undefined) return this.parse(buf, off)
+    // Parse the held bytes and the new ones together; offsets go back in the caller's terms.
+    const held = this.carry
+    this.carry = undefined
+    const r = this.parse(Buffer.concat([held, buf.subarray(off)]), 0)
+    return r < 0 ? r : r - held.length + off
+  }
+
+  private parse(buf: Buffer, off: number): number {
     while (off < buf.length) {
       switch (this.state) {
         case HEAD: {

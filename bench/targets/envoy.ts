@@ -4,6 +4,8 @@ import { BenchChild, Unavailable, findCommand } from '../lib/child.js'
 import { benchBootstrap, listenerPorts } from './envoy-bootstrap.js'
 import type { RunningTarget, Target, TargetContext } from './types.js'
 
+const envoyInstall = 'see https://www.envoyproxy.io/docs/envoy/latest/start/install (Debian/Ubuntu: the apt.envoyproxy.io repository, then apt-get install -y envoy)'
+
 /**
  * The real Envoy, when installed (`--envoy-bin`, default `envoy` on PATH), with the same
  * bootstrap as envoy-ts. Not in the default target list; skipped when the binary is missing.
@@ -13,9 +15,9 @@ export const envoy: Target = {
   description: 'the real Envoy (--envoy-bin), same bootstrap as envoy-ts; skipped if not installed',
   kind: 'proxy',
   protocols: ['tcp', 'http'],
-  install: 'see https://www.envoyproxy.io/docs/envoy/latest/start/install (e.g. the envoyproxy/envoy image, or a release binary via --envoy-bin)',
+  install: envoyInstall,
   async start(ctx: TargetContext): Promise<RunningTarget> {
-    if (findCommand(ctx.envoyBin) === undefined) throw new Unavailable(`envoy: command not found: ${ctx.envoyBin} (install Envoy or give --envoy-bin <path>)`)
+    if (findCommand(ctx.envoyBin) === undefined) throw new Unavailable(`envoy: command not found: ${ctx.envoyBin} (install: ${envoyInstall}, or give --envoy-bin <path>)`)
     const services = ctx.services.filter((s) => s.protocol === 'tcp' || s.protocol === 'http')
     const dir = path.join(ctx.workDir, 'envoy')
     fs.mkdirSync(dir, { recursive: true })

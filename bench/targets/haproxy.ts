@@ -1,5 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { openFilesLimit } from '../lib/proc-stat.js'
 import { BenchChild, findCommand, Unavailable } from '../lib/child.js'
 import { freePorts, waitForPorts } from '../lib/net-util.js'
 import type { RunningTarget, ServiceSpec, Target, TargetContext } from './types.js'
@@ -58,12 +59,21 @@ export const haproxy: Target = {
     const http = httpServices.map((upstream, i) => ({ listen: ports[i]!, upstream }))
     const tcp = tcpServices.map((upstream, i) => ({ listen: ports[httpServices.length + i]!, upstream }))
     const cfg = path.join(dir, 'haproxy.cfg')
-    fs.writeFileSync(cfg, haproxyConfig({ threads: ctx.concurrency, maxconn: ctx.idleConnections + 1000, http, tcp }))
+    // haproxy reserves two descriptors per connection (client and server side) and refuses to
+    // start when maxconn does not fit the fd limit, which the bench cannot raise.
+    const want = ctx.idleConnections + 1000
+    const limit = openFilesLimit()
+    const fits = limit === undefined ? want : Math.floor((limit - 64) / 2)
+    const maxconn = Math.min(want, fits)
+    const notes = maxconn < want && ctx.idleConnections > 0
+      ? [`haproxy: maxconn ${maxconn}, not ${want}: it needs 2 descriptors per connection and the fd limit here is ${limit} (ulimit -Hn); connections beyond ${maxconn} wait unaccepted`]
+      : []
+    fs.writeFileSync(cfg, haproxyConfig({ threads: ctx.concurrency, maxconn, http, tcp }))
     const child = await BenchChild.start({
       role: 'target',
       name: 'haproxy',
       command: bin,
-      // -db: foreground, no daemon; -q: no warnings about what the sandbox's fd limit allows.
+      // -db: foreground, no daemon.
       args: ['-db', '-f', cfg],
       ...(ctx.pin.enabled ? { cpus: ctx.pin.proxyCpus! } : {}),
     })
@@ -71,7 +81,7 @@ export const haproxy: Target = {
       await waitForPorts(child, '127.0.0.1', ports, 10_000)
       const out: Record<string, number> = {}
       for (const h of [...http, ...tcp]) out[h.upstream.name] = h.listen
-      return { ports: out, host: '127.0.0.1', pid: child.pid, stop: () => child.stop() }
+      return { ports: out, host: '127.0.0.1', pid: child.pid, notes, stop: () => child.stop() }
     } catch (err) {
       await child.stop()
       throw err

@@ -106,7 +106,7 @@ export const nginx: Target = {
   description: 'nginx, worker_processes = --concurrency: HTTP proxy_pass with upstream keep-alive; TCP via its stream module',
   kind: 'proxy',
   protocols: ['http', 'tcp'],
-  install: INSTALL,
+  install: `${INSTALL}; for the TCP scenarios also ${INSTALL_STREAM}`,
   async start(ctx: TargetContext): Promise<RunningTarget> {
     const bin = findCommand(ctx.nginxBin)
     if (bin === undefined) throw new Unavailable(`nginx: command not found: ${ctx.nginxBin} (install: ${INSTALL})`)

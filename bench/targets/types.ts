@@ -42,6 +42,8 @@ export interface RunningTarget {
    */
   unavailable?: Record<string, string>
   host: string
+  /** Things a reader of the report should know about this target in this run (limits it hit). */
+  notes?: string[]
   /** The proxy process (leader of its process group) whose CPU and RSS are reported; undefined for `direct`. */
   pid?: number
   /** Starts/stops a CPU profile around measured rounds (envoy-ts's admin /cpuprofiler). */
