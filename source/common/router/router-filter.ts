@@ -9,6 +9,7 @@ import {
 } from '../../envoy/http/filter.js'
 import type { HeaderMap } from '../../envoy/http/header-map.js'
 import type { RouteEntry } from '../../envoy/router/router.js'
+import type { Counter, Scope } from '../../envoy/stats/stats.js'
 import { ResponseFlag } from '../../envoy/stream-info/stream-info.js'
 import type { ClusterManager, PoolFailureReason, ThreadLocalCluster } from '../../envoy/upstream/cluster-manager.js'
 import { OutlierResult } from '../../envoy/upstream/outlier-detection.js'
@@ -30,6 +31,20 @@ const UPSTREAM_RESET_PREFIX = 'upstream connect error or disconnect/reset before
 
 function codeClass(code: number): string {
   return `${Math.floor(code / 100)}xx`
+}
+
+/** `upstream_rq_<code>` and `upstream_rq_<N>xx` of a cluster scope, looked up once per code. */
+const codeCounterCache = new WeakMap<Scope, Map<number, readonly [Counter, Counter]>>()
+
+function codeCounters(scope: Scope, code: number): readonly [Counter, Counter] {
+  let byCode = codeCounterCache.get(scope)
+  if (byCode === undefined) codeCounterCache.set(scope, (byCode = new Map()))
+  let pair = byCode.get(code)
+  if (pair === undefined) {
+    pair = [scope.counter(`upstream_rq_${code}`), scope.counter(`upstream_rq_${codeClass(code)}`)]
+    byCode.set(code, pair)
+  }
+  return pair
 }
 
 /**
@@ -458,9 +473,9 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   private countResponse(req: UpstreamRequest, code: number): void {
     const info = this.cluster!.info
-    const scope = info.scope
-    scope.counter(`upstream_rq_${code}`).inc()
-    scope.counter(`upstream_rq_${codeClass(code)}`).inc()
+    const [exact, klass] = codeCounters(info.scope, code)
+    exact.inc()
+    klass.inc()
     info.stats.upstream_rq_time.recordValue(performance.now() - req.startedAt)
     if (code >= 500) req.host.stats.rq_error.inc()
     else req.host.stats.rq_success.inc()
