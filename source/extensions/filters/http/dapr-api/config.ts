@@ -7,7 +7,8 @@ import type { Registry } from '../../../../envoy/registry/registry.js'
 import type { Counter } from '../../../../envoy/stats/stats.js'
 import { HttpAppChannel } from './app-channel.js'
 import { DaprApiFilter, type DaprApiFilterShared, type DaprApiStats } from './dapr-api.js'
-import { API_NAMES, type ApiName, DaprHttpApi } from './dapr-http-api.js'
+import { API_NAMES, type ApiName } from './api-types.js'
+import { DaprHttpApi } from './dapr-http-api.js'
 
 export const DAPR_API_FILTER_NAME = 'envoy_ts.filters.http.dapr_api'
 

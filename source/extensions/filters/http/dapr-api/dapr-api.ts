@@ -7,7 +7,8 @@ import type { HeaderMap } from '../../../../envoy/http/header-map.js'
 import type { Counter } from '../../../../envoy/stats/stats.js'
 import { BufferImpl } from '../../../../common/buffer/buffer-impl.js'
 import { HeaderMapImpl } from '../../../../common/http/header-map-impl.js'
-import { type ApiName, type ApiRequest, type ApiResponse, type ApiRoute, type DaprHttpApi, tokenMatches } from './dapr-http-api.js'
+import type { ApiName, ApiRequest, ApiResponse, ApiRoute } from './api-types.js'
+import { type DaprHttpApi, tokenMatches } from './dapr-http-api.js'
 import { httpErrorOf } from './http-errors.js'
 
 /** `%RESPONSE_CODE_DETAILS%` of the filter's own answers. */

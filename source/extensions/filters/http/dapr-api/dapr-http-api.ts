@@ -1,7 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
-import { posix } from 'node:path'
 import type { Logger } from 'pino'
-import type { ConfigurationItem, StateItem, StateOperation } from '../../../../envoy/runtime-api/components.js'
+import type { ConfigurationItem, StateOperation } from '../../../../envoy/runtime-api/components.js'
 import { RuntimeStatus } from '../../../../envoy/runtime-api/errors.js'
 import type { HeaderMap } from '../../../../envoy/http/header-map.js'
 import type { Counter } from '../../../../envoy/stats/stats.js'
@@ -21,40 +20,15 @@ import {
 } from '../../../../common/runtime-api/handlers/state.js'
 import type { HttpAppChannel } from './app-channel.js'
 import { daprError, malformed } from './http-errors.js'
-
-/** One request as the API handlers see it, body complete. */
-export interface ApiRequest {
-  readonly method: string
-  /** The path as received, without the query string. */
-  readonly path: string
-  /** The query string as received, without `?`. */
-  readonly rawQuery: string
-  readonly query: URLSearchParams
-  readonly headers: HeaderMap
-  readonly body: Buffer
-}
-
-/** A handler's answer; the filter adds `content-length` and encodes it. */
-export interface ApiResponse {
-  readonly status: number
-  readonly headers?: ReadonlyArray<readonly [string, string]>
-  readonly contentType?: string
-  readonly body?: Buffer
-}
-
-/** The building blocks, for stats (`dapr_api.<stat_prefix>.<api>.rq_total`). */
-export const API_NAMES = [
-  'state', 'publish', 'invoke', 'bindings', 'secrets', 'configuration', 'lock', 'metadata', 'healthz', 'shutdown', 'unimplemented', 'unknown',
-] as const
-export type ApiName = (typeof API_NAMES)[number]
-
-/** A matched request: which API, whether it needs the api token, and what answers it. */
-export interface ApiRoute {
-  readonly api: ApiName
-  /** Dapr's always-allowed endpoints (health checks) need no `dapr-api-token`. */
-  readonly public: boolean
-  run(req: ApiRequest): Promise<ApiResponse>
-}
+import type { ApiName, ApiRequest, ApiResponse, ApiRoute } from './api-types.js'
+import {
+  ALPHA1, API_VERSION, forwardedHeaders, matchPattern, methodFromPath, NOT_RETURNED, type Params, segmentsOf, targetFromHeaders,
+  targetFromInvokePath, UNIMPLEMENTED, V1,
+} from './api-paths.js'
+import {
+  concurrencyOf, daprItems, eventBytes, field, isObject, json, JSON_TYPE, lockBody, lockString, merged, metadataHeaders, NO_BODY, noContent,
+  optString, parseJson, queryMetadata, rawJson, stateItemOf, stringMap,
+} from './json-body.js'
 
 /** What the API needs besides the handler context. */
 export interface DaprHttpApiOptions {
@@ -65,218 +39,6 @@ export interface DaprHttpApiOptions {
   readonly stats: { configurationDelivered: Counter; configurationFailed: Counter }
 }
 
-// -----------------------------------------------------------------------------------------------
-// Small helpers.
-
-const JSON_TYPE = 'application/json'
-const NO_BODY = Buffer.alloc(0)
-/** `v1.0`, `v1.0-alpha1`, `v1.0-beta1`, ...: the paths Dapr's HTTP server owns. */
-const API_VERSION = /^v1\.0(?:-(?:alpha|beta)\d+)?$/
-const V1 = 'v1.0'
-const ALPHA1 = 'v1.0-alpha1'
-
-const noContent = (headers?: ReadonlyArray<readonly [string, string]>): ApiResponse => (headers === undefined ? { status: 204 } : { status: 204, headers })
-
-function json(status: number, value: unknown, headers?: ReadonlyArray<readonly [string, string]>): ApiResponse {
-  const body = Buffer.from(JSON.stringify(value))
-  return headers === undefined ? { status, contentType: JSON_TYPE, body } : { status, contentType: JSON_TYPE, body, headers }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
-
-/** Go's encoding/json matches field names case-insensitively; protojson also takes the proto name. */
-function field(o: Record<string, unknown>, ...names: string[]): unknown {
-  for (const n of names) if (Object.hasOwn(o, n)) return o[n]
-  for (const n of names) {
-    const lower = n.toLowerCase()
-    for (const k of Object.keys(o)) if (k.toLowerCase() === lower) return o[k]
-  }
-  return undefined
-}
-
-function parseJson(body: Buffer): unknown {
-  // Go's decoder answers an empty body with EOF.
-  if (body.length === 0) throw malformed('EOF')
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown
-  } catch (err) {
-    throw malformed((err as Error).message)
-  }
-}
-
-function optString(v: unknown, what: string): string | undefined {
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'string') throw malformed(`json: cannot unmarshal ${typeof v} into field ${what} of type string`)
-  return v
-}
-
-/** A `map[string]string`; numbers and booleans are taken as their text. */
-function stringMap(v: unknown, what: string): Record<string, string> | undefined {
-  if (v === undefined || v === null) return undefined
-  if (!isObject(v)) throw malformed(`json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into field ${what} of type map[string]string`)
-  const out: Record<string, string> = {}
-  for (const [k, x] of Object.entries(v)) {
-    if (typeof x === 'string') out[k] = x
-    else if (typeof x === 'number' || typeof x === 'boolean') out[k] = String(x)
-    else if (x !== null) throw malformed(`json: cannot unmarshal ${typeof x} into field ${what}.${k} of type string`)
-  }
-  return out
-}
-
-/** Dapr's `metadata.<key>=<value>` query parameters (the first value of each). */
-function queryMetadata(q: URLSearchParams): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [k, v] of q) if (k.startsWith('metadata.') && !Object.hasOwn(out, k.slice(9))) out[k.slice(9)] = v
-  return out
-}
-
-function merged(body: Record<string, string> | undefined, query: Record<string, string>): Record<string, string> | undefined {
-  return nonEmpty(body === undefined ? query : { ...body, ...query })
-}
-
-function decodeParam(s: string): string {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    return s
-  }
-}
-
-/** `metadata.<key>` response headers (Dapr's setResponseMetadataHeaders). */
-function metadataHeaders(md: Record<string, string> | undefined): Array<readonly [string, string]> {
-  const out: Array<readonly [string, string]> = []
-  if (md !== undefined) for (const [k, v] of Object.entries(md)) if (isHeaderSafe(k) && isHeaderSafe(v)) out.push([`metadata.${k.toLowerCase()}`, v])
-  return out
-}
-
-function isHeaderSafe(s: string): boolean {
-  return !/[\r\n\0]/.test(s)
-}
-
-/** JSON bytes as a raw JSON value; anything else as a JSON string (bulk get `data`). */
-function rawJson(bytes: Uint8Array): string {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
-  try {
-    JSON.parse(text)
-    return text
-  } catch {
-    return JSON.stringify(text)
-  }
-}
-
-/** Dapr stores a JSON value as its JSON text (`"abc"` for a string); bytes as given. */
-function jsonValueBytes(v: unknown): Buffer {
-  return Buffer.from(JSON.stringify(v === undefined ? null : v))
-}
-
-function concurrencyOf(v: unknown): StateItem['concurrency'] {
-  return v === 'first-write' || v === 'last-write' ? v : undefined
-}
-
-function consistencyOf(v: unknown): StateItem['consistency'] {
-  return v === 'eventual' || v === 'strong' ? v : undefined
-}
-
-/** One `state.SetRequest` of a save or transaction body. */
-function stateItemOf(x: unknown, query: Record<string, string>, what: string): StateItem {
-  if (!isObject(x)) throw malformed(`json: cannot unmarshal ${Array.isArray(x) ? 'array' : typeof x} into Go value of type state.SetRequest`)
-  const item: StateItem = { key: optString(field(x, 'key'), `${what}.key`) ?? '', value: jsonValueBytes(field(x, 'value')) }
-  const etag = optString(field(x, 'etag'), `${what}.etag`)
-  if (etag !== undefined && etag !== '') item.etag = etag
-  const md = merged(stringMap(field(x, 'metadata'), `${what}.metadata`), query)
-  if (md !== undefined) {
-    item.metadata = md
-    const ct = md['contentType']
-    if (ct !== undefined && ct !== '') item.contentType = ct
-  }
-  const options = field(x, 'options')
-  if (isObject(options)) {
-    const concurrency = concurrencyOf(field(options, 'concurrency'))
-    if (concurrency !== undefined) item.concurrency = concurrency
-    const consistency = consistencyOf(field(options, 'consistency'))
-    if (consistency !== undefined) item.consistency = consistency
-  }
-  return item
-}
-
-/** Dapr's ConvertEventToBytes for bulk publish entries. */
-function eventBytes(event: unknown, contentType: string): Buffer {
-  const ct = contentType.split(';', 1)[0]!.trim().toLowerCase()
-  if (ct === 'application/octet-stream') {
-    if (typeof event !== 'string') throw daprError('ERR_PUBSUB_EVENTS_SER', `error: expected base64 encoded string for binary content type ${contentType}`, RuntimeStatus.INVALID_ARGUMENT)
-    return Buffer.from(event, 'base64')
-  }
-  if (ct.startsWith('text/') || ct === 'application/xml' || ct.endsWith('+xml')) {
-    if (typeof event !== 'string') throw daprError('ERR_PUBSUB_EVENTS_SER', 'error: mismatch between contentType and event', RuntimeStatus.INVALID_ARGUMENT)
-    return Buffer.from(event)
-  }
-  if (ct === 'application/json' || ct.endsWith('+json')) return Buffer.from(JSON.stringify(event ?? null))
-  throw daprError('ERR_PUBSUB_EVENTS_SER', `error: cannot convert event of contentType ${contentType}`, RuntimeStatus.INVALID_ARGUMENT)
-}
-
-/** Request headers that do not go to an invoked app (framing, hop-by-hop, the api token). */
-const NOT_FORWARDED = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'expect',
-  'dapr-api-token', 'dapr-app-id',
-])
-
-function forwardedHeaders(h: HeaderMap): Record<string, string> {
-  const out: Record<string, string> = {}
-  h.forEach((k, v) => {
-    if (k.startsWith(':') || NOT_FORWARDED.has(k)) return
-    out[k] = out[k] === undefined ? v : `${out[k]}${k === 'cookie' ? '; ' : ', '}${v}`
-  })
-  return out
-}
-
-/** Response headers of an invoked app that the codec owns. */
-const NOT_RETURNED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'content-type'])
-
-/**
- * Dapr's findTargetIDAndMethod, header part: the `dapr-app-id` header, or HTTP basic auth with
- * user `dapr-app-id` (`http://dapr-app-id:<app>@localhost:3500/<method>`).
- */
-export function targetFromHeaders(h: HeaderMap): string | undefined {
-  const id = h.get('dapr-app-id')
-  if (id !== undefined && id !== '') return id
-  const auth = h.get('authorization')
-  if (auth !== undefined && auth.startsWith('Basic ')) {
-    const pair = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')
-    if (pair.length === 2 && pair[0] === 'dapr-app-id' && pair[1] !== '') return pair[1]
-  }
-  return undefined
-}
-
-/** The method of a header-based invocation: the cleaned path without its leading slash (Go's path.Clean). */
-export function methodFromPath(path: string): string {
-  let p = posix.normalize(path.startsWith('/') ? path : `/${path}`)
-  if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1)
-  return p.slice(1)
-}
-
-/** `/v1.0/invoke/<app>/method/<method>` → app (unescaped) and method (as received). */
-function targetFromInvokePath(path: string): { appId: string; method: string } | undefined {
-  const m = /^\/+v1\.0\/+invoke\/+/.exec(path)
-  if (m === null) return undefined
-  const rest = path.slice(m[0].length)
-  const idx = rest.indexOf('/method/')
-  if (idx <= 0) return undefined
-  return { appId: decodeParam(rest.slice(0, idx)), method: rest.slice(idx + '/method/'.length) }
-}
-
-/** Matching segments: repeated slashes collapse and a trailing slash goes (Dapr's CleanPath / StripSlashes). */
-function segmentsOf(path: string): string[] {
-  let p = path.replace(/\/{2,}/g, '/')
-  if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1)
-  return p.split('/').slice(1)
-}
-
-// -----------------------------------------------------------------------------------------------
-// Routes.
-
-type Params = Record<string, string>
 type Handler = (p: Params, req: ApiRequest) => Promise<ApiResponse>
 
 interface Endpoint {
@@ -289,36 +51,6 @@ interface Endpoint {
   readonly public?: boolean
   readonly handler: Handler
 }
-
-function matchPattern(pattern: readonly string[], segs: readonly string[]): Params | undefined {
-  const params: Params = {}
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i]!
-    if (p.startsWith('*')) {
-      params[p.slice(1)] = decodeParam(segs.slice(i).join('/'))
-      return params
-    }
-    const s = segs[i]
-    if (s === undefined) return undefined
-    if (p.startsWith(':')) {
-      if (s === '') return undefined
-      params[p.slice(1)] = decodeParam(s)
-    } else if (p !== s) {
-      return undefined
-    }
-  }
-  return segs.length === pattern.length ? params : undefined
-}
-
-/** Dapr APIs envoy-ts does not serve (actors, workflows, crypto, jobs, conversation): 501. */
-const UNIMPLEMENTED: ReadonlyArray<{ versions: readonly string[]; first: string; name: string }> = [
-  { versions: [V1], first: 'actors', name: 'the actors API' },
-  { versions: ['v1.0-alpha1', 'v1.0-beta1'], first: 'workflows', name: 'the workflow API' },
-  { versions: [ALPHA1], first: 'crypto', name: 'the cryptography API' },
-  { versions: [ALPHA1], first: 'subtlecrypto', name: 'the subtle cryptography API' },
-  { versions: [ALPHA1], first: 'jobs', name: 'the jobs API' },
-  { versions: ['v1.0-alpha1', 'v1.0-alpha2'], first: 'conversation', name: 'the conversation API' },
-]
 
 /**
  * Dapr's HTTP API (the `/v1.0/...` routes of daprd's HTTP server) on the API-neutral runtime
@@ -726,29 +458,6 @@ const UNLOCK_STATUS = { SUCCESS: 0, LOCK_DOES_NOT_EXIST: 1, LOCK_BELONGS_TO_OTHE
 
 function noAppId(): Error {
   return daprError('ERR_DIRECT_INVOKE', 'failed getting app id either from the URL path or the header dapr-app-id', RuntimeStatus.NOT_FOUND)
-}
-
-function lockBody(body: Buffer): Record<string, unknown> {
-  const b = parseJson(body)
-  if (!isObject(b)) throw malformed('proto: syntax error: expected a JSON object')
-  return b
-}
-
-function lockString(body: Record<string, unknown>, ...names: string[]): string {
-  return optString(field(body, ...names), names[0]!) ?? ''
-}
-
-/** ConfigurationItem list → Dapr's `{ key: { value, version, metadata } }` (Go's omitempty). */
-function daprItems(items: ConfigurationItem[]): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {}
-  for (const i of items) {
-    const o: Record<string, unknown> = {}
-    if (i.value !== '') o['value'] = i.value
-    if (i.version !== '') o['version'] = i.version
-    if (i.metadata !== undefined && Object.keys(i.metadata).length > 0) o['metadata'] = i.metadata
-    out[i.key] = o
-  }
-  return out
 }
 
 /** Constant-time comparison of the `dapr-api-token` header with the configured token. */

@@ -5,7 +5,7 @@ import { RuntimeStatus } from '../../../../../source/envoy/runtime-api/errors.js
 import { RuntimeApiError } from '../../../../../source/common/runtime-api/runtime-api-error.js'
 import { setupAllExtensions } from '../../../../../source/extensions/all-extensions.js'
 import { daprApiFilterFactory } from '../../../../../source/extensions/filters/http/dapr-api/config.js'
-import { methodFromPath } from '../../../../../source/extensions/filters/http/dapr-api/dapr-http-api.js'
+import { methodFromPath } from '../../../../../source/extensions/filters/http/dapr-api/api-paths.js'
 import { httpErrorOf } from '../../../../../source/extensions/filters/http/dapr-api/http-errors.js'
 import { FakeStream, fakeHttpFactoryContext } from '../../../../mocks/http/fake-filter-callbacks.js'
 
