@@ -1,12 +1,9 @@
 import type { StringMatch } from '../../../../common/matcher/string-matcher.js'
-import type { BufferInstance } from '../../../../envoy/buffer/buffer.js'
-import {
-  FilterDataStatus, type FilterDataStatusValue, FilterHeadersStatus, type FilterHeadersStatusValue, FilterTrailersStatus,
-  type FilterTrailersStatusValue, type StreamDecoderFilterCallbacks, type StreamEncoderFilterCallbacks, type StreamFilter,
-} from '../../../../envoy/http/filter.js'
+import { FilterHeadersStatus, type FilterHeadersStatusValue, type StreamDecoderFilterCallbacks, type StreamFilter } from '../../../../envoy/http/filter.js'
 import type { HeaderMap } from '../../../../envoy/http/header-map.js'
 import type { RuntimeSnapshot } from '../../../../envoy/runtime/runtime.js'
 import type { Counter, Scope } from '../../../../envoy/stats/stats.js'
+import { PassThroughFilter } from '../common/pass-through-filter.js'
 
 export const CORS_FILTER_NAME = 'envoy.filters.http.cors'
 
@@ -98,7 +95,7 @@ export interface CorsFilterConfig {
  * `access-control-allow-*` headers; other requests from an allowed origin get
  * `access-control-allow-origin` (and credentials / expose headers) on their response.
  */
-export class CorsFilter implements StreamFilter {
+export class CorsFilter extends PassThroughFilter implements StreamFilter {
   private readonly config: CorsFilterConfig
   private decoder: StreamDecoderFilterCallbacks | undefined
   /** Most specific first: the route's policy, then the virtual host's. */
@@ -107,15 +104,16 @@ export class CorsFilter implements StreamFilter {
   private isCorsRequest = false
 
   constructor(config: CorsFilterConfig) {
+    super()
     this.config = config
   }
 
   // Http.StreamDecoderFilter
-  setDecoderFilterCallbacks(callbacks: StreamDecoderFilterCallbacks): void {
+  override setDecoderFilterCallbacks(callbacks: StreamDecoderFilterCallbacks): void {
     this.decoder = callbacks
   }
 
-  decodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
+  override decodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
     void endStream
     const route = this.decoder!.route()
     // Direct responses and redirects bypass the filter (Envoy's doc).
@@ -164,23 +162,7 @@ export class CorsFilter implements StreamFilter {
     return FilterHeadersStatus.StopIteration
   }
 
-  decodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
-    void data
-    void endStream
-    return FilterDataStatus.Continue
-  }
-
-  decodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
-    void trailers
-    return FilterTrailersStatus.Continue
-  }
-
-  // Http.StreamEncoderFilter
-  setEncoderFilterCallbacks(callbacks: StreamEncoderFilterCallbacks): void {
-    void callbacks
-  }
-
-  encodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
+  override encodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
     void endStream
     if (!this.isCorsRequest) return FilterHeadersStatus.Continue
     headers.set('access-control-allow-origin', this.origin)
@@ -188,17 +170,6 @@ export class CorsFilter implements StreamFilter {
     const expose = this.first((p) => p.exposeHeaders)
     if (expose !== '') headers.set('access-control-expose-headers', expose)
     return FilterHeadersStatus.Continue
-  }
-
-  encodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
-    void data
-    void endStream
-    return FilterDataStatus.Continue
-  }
-
-  encodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
-    void trailers
-    return FilterTrailersStatus.Continue
   }
 
   // The most specific policy decides each setting it has (Envoy's CorsFilter accessors).

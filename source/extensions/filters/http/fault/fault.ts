@@ -8,6 +8,7 @@ import type { RuntimeSnapshot } from '../../../../envoy/runtime/runtime.js'
 import type { Counter, Gauge, Scope } from '../../../../envoy/stats/stats.js'
 import { ResponseFlag } from '../../../../envoy/stream-info/stream-info.js'
 import { type FaultTimers, StreamRateLimiter } from './stream-rate-limiter.js'
+import { PassThroughFilter } from '../common/pass-through-filter.js'
 
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault'
 /** Envoy's local reply body and response code details of an injected abort. */
@@ -153,7 +154,7 @@ function headerPercentage(headers: HeaderMap, name: string, configured: Fraction
  * requests that match `headers`, `upstream_cluster` and `downstream_nodes`, each with its own
  * percentage. A route's `typed_per_filter_config` replaces the filter's settings.
  */
-export class FaultFilter implements StreamFilter {
+export class FaultFilter extends PassThroughFilter implements StreamFilter {
   private readonly config: FaultFilterConfig
   private decoder: StreamDecoderFilterCallbacks | undefined
   private encoder: StreamEncoderFilterCallbacks | undefined
@@ -166,16 +167,17 @@ export class FaultFilter implements StreamFilter {
   private metadataSet = false
 
   constructor(config: FaultFilterConfig) {
+    super()
     this.config = config
     this.settings = config.settings
   }
 
   // Http.StreamDecoderFilter
-  setDecoderFilterCallbacks(callbacks: StreamDecoderFilterCallbacks): void {
+  override setDecoderFilterCallbacks(callbacks: StreamDecoderFilterCallbacks): void {
     this.decoder = callbacks
   }
 
-  decodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
+  override decodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
     void endStream
     const perRoute = this.decoder!.perFilterConfig<unknown>(FAULT_FILTER_NAME)
     this.settings = isFaultSettings(perRoute) ? perRoute : this.config.settings
@@ -205,14 +207,14 @@ export class FaultFilter implements StreamFilter {
     return FilterHeadersStatus.Continue
   }
 
-  decodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
+  override decodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
     void data
     void endStream
     // While delayed, hold the body under flow control.
     return this.delayTimer === undefined ? FilterDataStatus.Continue : FilterDataStatus.StopIterationAndWatermark
   }
 
-  decodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
+  override decodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
     void trailers
     return this.delayTimer === undefined ? FilterTrailersStatus.Continue : FilterTrailersStatus.StopIteration
   }
@@ -225,23 +227,17 @@ export class FaultFilter implements StreamFilter {
   }
 
   // Http.StreamEncoderFilter
-  setEncoderFilterCallbacks(callbacks: StreamEncoderFilterCallbacks): void {
+  override setEncoderFilterCallbacks(callbacks: StreamEncoderFilterCallbacks): void {
     this.encoder = callbacks
   }
 
-  encodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
-    void headers
-    void endStream
-    return FilterHeadersStatus.Continue
-  }
-
-  encodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
+  override encodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
     if (this.limiter === undefined) return FilterDataStatus.Continue
     this.limiter.writeData(data, endStream)
     return FilterDataStatus.StopIterationNoBuffer
   }
 
-  encodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
+  override encodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
     void trailers
     if (this.limiter === undefined) return FilterTrailersStatus.Continue
     return this.limiter.onTrailers() ? FilterTrailersStatus.StopIteration : FilterTrailersStatus.Continue

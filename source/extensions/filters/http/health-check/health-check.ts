@@ -1,11 +1,12 @@
 import type { BufferInstance } from '../../../../envoy/buffer/buffer.js'
 import {
   FilterDataStatus, type FilterDataStatusValue, FilterHeadersStatus, type FilterHeadersStatusValue, FilterTrailersStatus,
-  type FilterTrailersStatusValue, type StreamDecoderFilterCallbacks, type StreamEncoderFilterCallbacks, type StreamFilter,
+  type FilterTrailersStatusValue, type StreamDecoderFilterCallbacks, type StreamFilter,
 } from '../../../../envoy/http/filter.js'
 import type { HeaderMap } from '../../../../envoy/http/header-map.js'
 import { ResponseFlag } from '../../../../envoy/stream-info/stream-info.js'
 import type { ClusterManager } from '../../../../envoy/upstream/cluster-manager.js'
+import { PassThroughFilter } from '../common/pass-through-filter.js'
 
 /** Envoy's response code details of the health check filter. */
 export const HealthCheckDetails = {
@@ -81,22 +82,23 @@ export interface HealthCheckFilterConfig {
  * (200, or 503 while `/healthcheck/fail` is in effect or a listed cluster is below its healthy
  * percentage), or in pass-through mode forwarded upstream unless failing or cached.
  */
-export class HealthCheckFilter implements StreamFilter {
+export class HealthCheckFilter extends PassThroughFilter implements StreamFilter {
   private readonly config: HealthCheckFilterConfig
   private decoder: StreamDecoderFilterCallbacks | undefined
   private healthCheckRequest = false
   private handling = false
 
   constructor(config: HealthCheckFilterConfig) {
+    super()
     this.config = config
   }
 
   // Http.StreamDecoderFilter
-  setDecoderFilterCallbacks(callbacks: StreamDecoderFilterCallbacks): void {
+  override setDecoderFilterCallbacks(callbacks: StreamDecoderFilterCallbacks): void {
     this.decoder = callbacks
   }
 
-  decodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
+  override decodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
     if (this.config.matchers.every((m) => m(headers))) {
       this.healthCheckRequest = true
       this.decoder!.streamInfo().healthCheck = true
@@ -107,24 +109,19 @@ export class HealthCheckFilter implements StreamFilter {
     return this.handling ? FilterHeadersStatus.StopIteration : FilterHeadersStatus.Continue
   }
 
-  decodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
+  override decodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
     void data
     if (this.handling && endStream) this.onComplete()
     return this.handling ? FilterDataStatus.StopIterationNoBuffer : FilterDataStatus.Continue
   }
 
-  decodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
+  override decodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
     void trailers
     if (this.handling) this.onComplete()
     return this.handling ? FilterTrailersStatus.StopIteration : FilterTrailersStatus.Continue
   }
 
-  // Http.StreamEncoderFilter
-  setEncoderFilterCallbacks(callbacks: StreamEncoderFilterCallbacks): void {
-    void callbacks
-  }
-
-  encodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
+  override encodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
     void endStream
     // Only an upstream answer is cached: caching our own reply would keep it alive forever.
     if (this.healthCheckRequest && !this.handling && this.config.cache !== undefined) {
@@ -134,17 +131,6 @@ export class HealthCheckFilter implements StreamFilter {
     // Envoy's doc: on all responses, health checks and normal requests alike.
     if (this.config.healthCheckFailed()) headers.set(IMMEDIATE_HEALTH_CHECK_FAIL, 'true')
     return FilterHeadersStatus.Continue
-  }
-
-  encodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
-    void data
-    void endStream
-    return FilterDataStatus.Continue
-  }
-
-  encodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
-    void trailers
-    return FilterTrailersStatus.Continue
   }
 
   private onComplete(): void {

@@ -1,9 +1,5 @@
 import type { HeaderParser } from '../../../../common/router/header-parser.js'
-import type { BufferInstance } from '../../../../envoy/buffer/buffer.js'
-import {
-  FilterDataStatus, type FilterDataStatusValue, FilterHeadersStatus, type FilterHeadersStatusValue, FilterTrailersStatus,
-  type FilterTrailersStatusValue, type StreamDecoderFilterCallbacks, type StreamEncoderFilterCallbacks, type StreamFilter,
-} from '../../../../envoy/http/filter.js'
+import { FilterHeadersStatus, type FilterHeadersStatusValue, type StreamDecoderFilterCallbacks, type StreamFilter } from '../../../../envoy/http/filter.js'
 import type { HeaderMap } from '../../../../envoy/http/header-map.js'
 import type { Connection } from '../../../../envoy/network/connection.js'
 import type { RuntimeSnapshot } from '../../../../envoy/runtime/runtime.js'
@@ -12,6 +8,7 @@ import { ResponseFlag } from '../../../../envoy/stream-info/stream-info.js'
 import {
   type Clock, SHARED_TOKEN_BUCKET_SLOTS, SharedTokenBucket, defaultClock,
 } from '../../network/local-ratelimit/shared-token-bucket.js'
+import { PassThroughFilter } from '../common/pass-through-filter.js'
 
 export const LOCAL_RATELIMIT_FILTER_NAME = 'envoy.filters.http.local_ratelimit'
 /** Envoy's local reply body and response code details of a rate-limited request. */
@@ -194,22 +191,23 @@ export interface LocalRateLimitFilterConfig {
  * `request_headers_to_add_when_not_enforced` when not. The most specific `typed_per_filter_config`
  * replaces the filter's settings, bucket included.
  */
-export class LocalRateLimitFilter implements StreamFilter {
+export class LocalRateLimitFilter extends PassThroughFilter implements StreamFilter {
   private readonly config: LocalRateLimitFilterConfig
   private decoder: StreamDecoderFilterCallbacks | undefined
   /** Set when the filter was enabled for this request; the x-ratelimit headers report on it. */
   private used: { settings: LocalRateLimitSettings; bucket: RateLimitBucket | undefined } | undefined
 
   constructor(config: LocalRateLimitFilterConfig) {
+    super()
     this.config = config
   }
 
   // Http.StreamDecoderFilter
-  setDecoderFilterCallbacks(callbacks: StreamDecoderFilterCallbacks): void {
+  override setDecoderFilterCallbacks(callbacks: StreamDecoderFilterCallbacks): void {
     this.decoder = callbacks
   }
 
-  decodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
+  override decodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
     void endStream
     const cb = this.decoder!
     const perRoute = cb.perFilterConfig<unknown>(LOCAL_RATELIMIT_FILTER_NAME)
@@ -236,23 +234,7 @@ export class LocalRateLimitFilter implements StreamFilter {
     return FilterHeadersStatus.StopIteration
   }
 
-  decodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
-    void data
-    void endStream
-    return FilterDataStatus.Continue
-  }
-
-  decodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
-    void trailers
-    return FilterTrailersStatus.Continue
-  }
-
-  // Http.StreamEncoderFilter
-  setEncoderFilterCallbacks(callbacks: StreamEncoderFilterCallbacks): void {
-    void callbacks
-  }
-
-  encodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
+  override encodeHeaders(headers: HeaderMap, endStream: boolean): FilterHeadersStatusValue {
     void endStream
     const u = this.used
     if (u !== undefined && u.settings.xRateLimitHeaders && u.bucket !== undefined) {
@@ -264,14 +246,4 @@ export class LocalRateLimitFilter implements StreamFilter {
     return FilterHeadersStatus.Continue
   }
 
-  encodeData(data: BufferInstance, endStream: boolean): FilterDataStatusValue {
-    void data
-    void endStream
-    return FilterDataStatus.Continue
-  }
-
-  encodeTrailers(trailers: HeaderMap): FilterTrailersStatusValue {
-    void trailers
-    return FilterTrailersStatus.Continue
-  }
 }
