@@ -70,6 +70,12 @@ describe('InvokeService through an internal listener', () => {
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
         seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() })
+        if (req.url?.includes('huge') === true) {
+          // One byte more than an invocation may buffer.
+          res.writeHead(200, { 'content-type': 'application/octet-stream' })
+          res.end(Buffer.alloc(4 * 1024 * 1024 + 1, 0x61))
+          return
+        }
         res.writeHead(req.url?.includes('missing') === true ? 404 : 200, { 'content-type': 'application/json' })
         res.end(JSON.stringify({ answered: req.url }))
       })
@@ -113,6 +119,20 @@ describe('InvokeService through an internal listener', () => {
     assert.equal(last.method, 'PUT')
     assert.equal(last.body, 'ping')
     assert.equal(last.headers['content-type'], 'text/plain')
+    c.close()
+  })
+
+  it('a response body over 4 MiB is refused with RESOURCE_EXHAUSTED, not buffered', async () => {
+    const root = loadApiProtos(['spec/proto/runtime/v1/runtime.proto'])
+    const c: RuntimeClient = runtimeClient(root, 'spec.proto.runtime.v1.Runtime', port)
+    await assert.rejects(
+      c.unary('InvokeService', { id: 'orders', message: { method: 'huge', http_extension: { verb: 'GET' } } }),
+      (err: { code?: number; details?: string }) => {
+        assert.equal(err.code, 8)
+        assert.match(err.details ?? '', /response body is larger than 4194304 bytes/)
+        return true
+      },
+    )
     c.close()
   })
 

@@ -17,7 +17,8 @@ export interface InvokeResponse {
   status: number
   data: Uint8Array
   contentType: string
-  headers: Record<string, string>
+  /** Response headers in order, repeated names kept (`set-cookie`). */
+  headers: ReadonlyArray<readonly [string, string]>
 }
 
 /**

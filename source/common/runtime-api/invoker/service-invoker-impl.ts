@@ -20,6 +20,12 @@ const SETTINGS: Http1Settings = {
   headersWithUnderscores: 'ALLOW',
 }
 
+/**
+ * The largest response body an invocation buffers (Dapr's default `max-body-size`, 4 MB): the
+ * answer goes back whole, as one gRPC message or HTTP response.
+ */
+export const MAX_INVOKE_RESPONSE_BYTES = 4 * 1024 * 1024
+
 /** Request headers a caller may not set on an invocation (framing and routing are ours). */
 const RESERVED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te'])
 
@@ -72,8 +78,9 @@ export class ServiceInvokerImpl implements ServiceInvoker {
         ? setTimeout(() => settle(() => reject(new InvokeError(RuntimeStatus.DEADLINE_EXCEEDED, 'ERR_DIRECT_INVOKE', `invoking ${req.appId}/${req.method} timed out after ${timeoutMs} ms`))), timeoutMs)
         : undefined
       const chunks: Buffer[] = []
+      let bodyBytes = 0
       let status = 0
-      const headers: Record<string, string> = {}
+      const headers: Array<readonly [string, string]> = []
       conn.addReadFilter({
         initializeReadFilterCallbacks: () => {},
         onNewConnection: () => FilterStatus.Continue,
@@ -102,10 +109,17 @@ export class ServiceInvokerImpl implements ServiceInvoker {
               decode1xxHeaders: () => {},
               decodeHeaders: (rh, end) => {
                 status = Number(rh.get(':status') ?? 0)
-                rh.forEach((k, v) => { if (!k.startsWith(':')) headers[k] = v })
+                rh.forEach((k, v) => { if (!k.startsWith(':')) headers.push([k, v]) })
                 if (end) settle(() => resolve(this.response(status, headers, chunks)))
               },
               decodeData: (d, end) => {
+                bodyBytes += d.length
+                if (bodyBytes > MAX_INVOKE_RESPONSE_BYTES) {
+                  d.drain(d.length)
+                  settle(() => reject(new InvokeError(RuntimeStatus.RESOURCE_EXHAUSTED, 'ERR_DIRECT_INVOKE',
+                    `invoking ${req.appId}/${req.method}: the response body is larger than ${MAX_INVOKE_RESPONSE_BYTES} bytes`)))
+                  return
+                }
                 for (const s of d.slices()) chunks.push(s)
                 d.drain(d.length)
                 if (end) settle(() => resolve(this.response(status, headers, chunks)))
@@ -133,7 +147,7 @@ export class ServiceInvokerImpl implements ServiceInvoker {
     })
   }
 
-  private response(status: number, headers: Record<string, string>, chunks: Buffer[]): InvokeResponse {
-    return { status, headers, data: Buffer.concat(chunks), contentType: headers['content-type'] ?? '' }
+  private response(status: number, headers: ReadonlyArray<readonly [string, string]>, chunks: Buffer[]): InvokeResponse {
+    return { status, headers, data: Buffer.concat(chunks), contentType: headers.find(([k]) => k === 'content-type')?.[1] ?? '' }
   }
 }

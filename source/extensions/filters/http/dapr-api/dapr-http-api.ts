@@ -447,7 +447,7 @@ export class DaprHttpApi {
       headers: forwardedHeaders(req.headers),
     })
     const headers: Array<readonly [string, string]> = []
-    for (const [k, v] of Object.entries(res.headers)) if (!NOT_RETURNED.has(k)) headers.push([k, v])
+    for (const [k, v] of res.headers) if (!NOT_RETURNED.has(k)) headers.push([k, v])
     const d = res.data
     const out = { status: res.status, headers, body: Buffer.from(d.buffer, d.byteOffset, d.byteLength) }
     return res.contentType === '' ? out : { ...out, contentType: res.contentType }

@@ -105,7 +105,7 @@ describe('dapr_api filter', () => {
     const invoker: ServiceInvoker = {
       invoke: async (listener, req) => {
         seen.push({ listener, req })
-        return { status: 201, data: Buffer.from('made'), contentType: 'text/plain', headers: { 'x-app': '1', 'content-length': '4', connection: 'keep-alive' } }
+        return { status: 201, data: Buffer.from('made'), contentType: 'text/plain', headers: [['x-app', '1'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['content-length', '4'], ['connection', 'keep-alive']] }
       },
     }
     const s = stream({ invoker })
@@ -123,6 +123,7 @@ describe('dapr_api filter', () => {
     const h = s.downstream.headers!
     assert.equal(h.get(':status'), '201')
     assert.equal(h.get('x-app'), '1')
+    assert.deepEqual(h.getAll('set-cookie'), ['a=1', 'b=2'], 'repeated response headers all come back')
     assert.equal(h.get('content-type'), 'text/plain')
     assert.equal(h.get('content-length'), '4')
     assert.equal(h.get('connection'), undefined)
@@ -160,7 +161,7 @@ describe('dapr_api filter', () => {
   it('a stream that goes away before the answer gets none', async () => {
     let release: () => void = () => {}
     const invoker: ServiceInvoker = {
-      invoke: () => new Promise((resolve) => { release = () => resolve({ status: 200, data: Buffer.alloc(0), contentType: '', headers: {} }) }),
+      invoke: () => new Promise((resolve) => { release = () => resolve({ status: 200, data: Buffer.alloc(0), contentType: '', headers: [] }) }),
     }
     const s = stream({ invoker })
     s.decodeHeaders(get('/v1.0/invoke/a/method/m'), true)
