@@ -33,6 +33,15 @@ function codeClass(code: number): string {
   return `${Math.floor(code / 100)}xx`
 }
 
+/** A cluster's `retry.` scope, where the answers to retried attempts are counted too. */
+const retryScopeCache = new WeakMap<Scope, Scope>()
+
+function retryScope(scope: Scope): Scope {
+  let r = retryScopeCache.get(scope)
+  if (r === undefined) retryScopeCache.set(scope, (r = scope.createScope('retry')))
+  return r
+}
+
 /** `upstream_rq_<code>` and `upstream_rq_<N>xx` of a cluster scope, looked up once per code. */
 const codeCounterCache = new WeakMap<Scope, Map<number, readonly [Counter, Counter]>>()
 
@@ -266,7 +275,10 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     const info = this.cb.streamInfo()
     info.firstUpstreamRxByteReceived = performance.now()
     const retriable = this.retry?.retriable({ kind: 'headers', code, headers }) ?? false
-    if (retriable && this.maybeRetry({ kind: 'headers', code, headers })) return
+    if (retriable && this.maybeRetry({ kind: 'headers', code, headers })) {
+      this.countRetriedResponse(req, code)
+      return
+    }
     if (retriable && this.attempts > 1) info.setResponseFlag(ResponseFlag.UpstreamRetryLimitExceeded)
     this.clearPerTryTimer()
     this.responseStarted = true
@@ -480,6 +492,16 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (code >= 500) req.host.stats.rq_error.inc()
     else req.host.stats.rq_success.inc()
     if (this.attempts > 1) info.stats.upstream_rq_retry_success.inc()
+  }
+
+  /** An answer that is dropped for a retry: charged under the cluster's `retry.` stats, as Envoy does. */
+  private countRetriedResponse(req: UpstreamRequest, code: number): void {
+    const scope = retryScope(this.cluster!.info.scope)
+    const [exact, klass] = codeCounters(scope, code)
+    exact.inc()
+    klass.inc()
+    scope.counter('upstream_rq_completed').inc()
+    req.host.stats.rq_error.inc()
   }
 
   private onResponseComplete(req: UpstreamRequest): void {
