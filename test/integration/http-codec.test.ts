@@ -127,6 +127,19 @@ describe('HTTP/1.1 codec', () => {
     conn.destroy()
   })
 
+  it('a malformed request pipelined behind a good one: 200, then 400 and close, counted once', T, async () => {
+    const errBefore = await statValue(envoy, 'http.codec.downstream_cx_protocol_error')
+    const conn = await RawHttpConnection.open(ports.http_in!)
+    // The bad head is parsed only after the first response completes (a resumed dispatch).
+    conn.write(get('/pipe/good') + 'GET /pipe/bad HTTP/1.1\r\nHost: codec.test\r\nBad Header: x\r\n\r\n')
+    const first = await within(conn.readResponse(), 5000, 'the first response')
+    assert.equal(first.status, 200)
+    const second = await within(conn.readResponse(), 5000, 'the error response')
+    assert.equal(second.status, 400)
+    await within(conn.closed, 3000, 'the proxy closes the connection')
+    await waitForStat(envoy, 'http.codec.downstream_cx_protocol_error', (n) => n === errBefore + 1)
+  })
+
   it('chunked request and response bodies', T, async () => {
     const conn = await RawHttpConnection.open(ports.http_in!)
     const r = await conn.roundTrip(

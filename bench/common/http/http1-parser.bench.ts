@@ -101,6 +101,9 @@ const callbacks = {
       },
     }
   },
+  onProtocolError(details: string): void {
+    throw new Error(`unexpected protocol error: ${details}`)
+  },
 }
 const codec = new ServerConnectionImpl(conn, callbacks, settings, stats)
 const readBuffer = new BufferImpl()

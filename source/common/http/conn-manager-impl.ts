@@ -80,8 +80,6 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
     if (data.length > 0 && !this.closing) {
       const status = this.codec.dispatch(data)
       if (!status.ok) {
-        this.config.stats.downstream_cx_protocol_error.inc()
-        this.log.debug({ conn: this.connection.id, details: status.details }, 'http1 protocol error; closing')
         this.closeConnection('FlushWriteAndDelay')
         return FilterStatus.StopIteration
       }
@@ -107,6 +105,11 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
   }
 
   // Http.ServerConnectionCallbacks
+
+  onProtocolError(details: string): void {
+    this.config.stats.downstream_cx_protocol_error.inc()
+    this.log.debug({ conn: this.connection.id, details }, 'http1 protocol error; closing')
+  }
 
   newStream(encoder: ResponseEncoder): ActiveStream {
     if (this.headersTimer !== undefined) {

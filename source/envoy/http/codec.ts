@@ -59,6 +59,11 @@ export interface ResponseEncoder {
 /** Called by a server codec for each new request (Envoy's ServerConnectionCallbacks). */
 export interface ServerConnectionCallbacks {
   newStream(encoder: ResponseEncoder): RequestDecoder
+  /**
+   * The peer broke the protocol (once per connection), whether found while dispatching new bytes
+   * or while resuming pipelined ones; the codec then sends the local reply and closes.
+   */
+  onProtocolError(details: string): void
 }
 
 /** The outcome of feeding bytes to a codec. */

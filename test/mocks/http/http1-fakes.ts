@@ -118,6 +118,8 @@ export class RecordingRequestDecoder implements RequestDecoder, StreamCallbacks 
 
 export class RecordingServerCallbacks implements ServerConnectionCallbacks {
   readonly streams: RecordingRequestDecoder[] = []
+  /** The details of each protocol error the codec reported. */
+  readonly protocolErrors: string[] = []
   /** Called for each new stream before the codec delivers anything to it. */
   onNewStream: ((d: RecordingRequestDecoder) => void) | undefined
 
@@ -126,6 +128,10 @@ export class RecordingServerCallbacks implements ServerConnectionCallbacks {
     this.streams.push(d)
     this.onNewStream?.(d)
     return d
+  }
+
+  onProtocolError(details: string): void {
+    this.protocolErrors.push(details)
   }
 
   get last(): RecordingRequestDecoder {

@@ -393,6 +393,7 @@ export class ServerConnectionImpl implements ServerConnection, ConnectionCallbac
     this.stats.protocolError.inc()
     const status: DispatchStatus = { ok: false, details }
     this.error = status
+    this.callbacks.onProtocolError(details)
     let s = this.active
     if (s === undefined) {
       s = new ServerStream(this)

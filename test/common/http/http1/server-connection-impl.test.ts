@@ -173,6 +173,17 @@ describe('ServerConnectionImpl: keep-alive and pipelining', () => {
     assert.equal(conn.readBuffer.length, 0)
   })
 
+  it('reports a protocol error found in a resumed pipelined request once, and answers it 400', async () => {
+    const { callbacks, feed, out } = setup()
+    feed(`${GET}GET /2 HTTP/1.1\r\nBad Header: x\r\n\r\n`)
+    assert.deepEqual(callbacks.protocolErrors, [], 'the second head waits for the first response')
+    callbacks.last.respond(200, '1')
+    await settle()
+    assert.equal(callbacks.protocolErrors.length, 1)
+    assert.equal(callbacks.last.localReply?.code, 400)
+    assert.match(out(), /^HTTP\/1\.1 200/)
+  })
+
   it('answers pipelined requests in one dispatch when responses are synchronous', () => {
     const { callbacks, feed, out } = setup()
     callbacks.onNewStream = (d) => (d.onHeaders = () => d.respond(200, d.headers!.get(':path')!))
