@@ -108,6 +108,10 @@ describe('HTTP streaming and downstream timeouts', () => {
     assert.equal(got.bytes, SIZE)
     assert.equal(got.sha256, hash.digest('hex'), 'the upstream received exactly what the client sent')
     assert.ok(growth < RSS_BOUND, `proxy RSS grew ${Math.round(growth / MiB)} MiB while moving 1 GiB`)
+    // The slow upstream pushed back: the client connection was paused and resumed.
+    const paused = await statValue(envoy, 'http.streaming.downstream_flow_control_paused_reading_total')
+    assert.ok(paused > 0, 'downstream reading was paused')
+    assert.ok(await statValue(envoy, 'http.streaming.downstream_flow_control_resumed_reading_total') >= paused - 1, 'and resumed')
   })
 
   it('a 1 GiB download reaches a slow client byte-exact, with bounded proxy memory', { timeout: 120_000 }, async (t) => {

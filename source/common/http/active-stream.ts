@@ -256,6 +256,9 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
   }
 
   readDisable(disable: boolean): void {
+    const stats = this.owner.config.stats
+    if (disable) stats.downstream_flow_control_paused_reading_total.inc()
+    else stats.downstream_flow_control_resumed_reading_total.inc()
     this.owner.connection.readDisable(disable)
   }
 

@@ -17,6 +17,9 @@ export interface ConnectionManagerStats {
   downstream_cx_rx_bytes_total: Counter
   downstream_cx_tx_bytes_total: Counter
   downstream_cx_protocol_error: Counter
+  /** The downstream connection stopped / started reading because an upstream could not keep up. */
+  downstream_flow_control_paused_reading_total: Counter
+  downstream_flow_control_resumed_reading_total: Counter
   downstream_cx_length_ms: Histogram
   downstream_cx_idle_timeout: Counter
   downstream_cx_max_duration_reached: Counter
@@ -59,6 +62,7 @@ const COUNTERS = [
   'downstream_cx_destroy_remote', 'downstream_cx_destroy_local', 'downstream_cx_destroy_active_rq',
   'downstream_cx_destroy_local_active_rq', 'downstream_cx_destroy_remote_active_rq', 'downstream_cx_rx_bytes_total',
   'downstream_cx_tx_bytes_total', 'downstream_cx_protocol_error', 'downstream_cx_idle_timeout',
+  'downstream_flow_control_paused_reading_total', 'downstream_flow_control_resumed_reading_total',
   'downstream_cx_max_duration_reached', 'downstream_cx_max_requests_reached', 'downstream_cx_drain_close',
   'downstream_rq_total', 'downstream_rq_http1_total', 'downstream_rq_response_before_rq_complete', 'downstream_rq_rx_reset',
   'downstream_rq_tx_reset', 'downstream_rq_non_relative_path', 'downstream_rq_too_large', 'downstream_rq_completed',
