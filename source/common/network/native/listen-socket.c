@@ -43,6 +43,18 @@ static int get_int_arg(napi_env env, napi_value v, int32_t *out) {
   return napi_get_value_int32(env, v, out) == napi_ok;
 }
 
+/* The one argument of dup/close/localAddress: a descriptor. Throws `usage` and returns 0 otherwise. */
+static int get_fd_arg(napi_env env, napi_callback_info info, const char *usage, int32_t *fd) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || !get_int_arg(env, argv[0], fd)) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value CreateListenSocket(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -112,14 +124,8 @@ static napi_value CreateListenSocket(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Dup(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
-  if (argc < 1 || !get_int_arg(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "dup(fd)");
-    return NULL;
-  }
+  if (!get_fd_arg(env, info, "dup(fd)", &fd)) return NULL;
   int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (nfd < 0) return throw_errno(env, "dup", errno);
   napi_value result;
@@ -128,27 +134,15 @@ static napi_value Dup(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
-  if (argc < 1 || !get_int_arg(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "close(fd)");
-    return NULL;
-  }
+  if (!get_fd_arg(env, info, "close(fd)", &fd)) return NULL;
   if (close(fd) != 0 && errno != EINTR) return throw_errno(env, "close", errno);
   return NULL;
 }
 
 static napi_value LocalAddress(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
-  if (argc < 1 || !get_int_arg(env, argv[0], &fd)) {
-    napi_throw_type_error(env, NULL, "localAddress(fd)");
-    return NULL;
-  }
+  if (!get_fd_arg(env, info, "localAddress(fd)", &fd)) return NULL;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return throw_errno(env, "getsockname", errno);
