@@ -1,6 +1,6 @@
 import type { BufferInstance } from '../../../envoy/buffer/buffer.js'
 import type {
-  ClientConnection, DispatchStatus, Http1Settings, Protocol, RequestEncoder, ResponseDecoder, Stream, StreamCallbacks,
+  ClientConnection, DispatchStatus, Http1Settings, Protocol, RequestEncoder, ResponseDecoder, Stream,
   StreamResetReason,
 } from '../../../envoy/http/codec.js'
 import type { HeaderMap } from '../../../envoy/http/header-map.js'
@@ -9,6 +9,7 @@ import { hasToken, isConnectionUpgrade } from '../headers.js'
 import { type Http1CodecStats, Http1ResponseCodeDetails as Details } from './codec-stats.js'
 import { type Framing, Http1Output, encodeBody, encodeLastChunk, encodeRequestHead } from './encoder.js'
 import { Http1Parser, ParseResult } from './parser.js'
+import { Http1StreamBase, type Http1StreamCodec } from './stream-base.js'
 
 const OK: DispatchStatus = { ok: true }
 const CONTINUE = 0
@@ -16,10 +17,9 @@ const COMPLETED = 1
 const FAILED = -1
 
 /** One upstream request (Envoy's RequestEncoderImpl + its pending response). */
-class ClientStream implements RequestEncoder, Stream {
+class ClientStream extends Http1StreamBase implements RequestEncoder {
   readonly codec: ClientConnectionImpl
   readonly decoder: ResponseDecoder
-  private callbacks: StreamCallbacks[] = []
   isHead = false
   isConnect = false
   upgradeRequest = false
@@ -34,12 +34,17 @@ class ClientStream implements RequestEncoder, Stream {
   private framing: Framing | undefined
 
   constructor(codec: ClientConnectionImpl, decoder: ResponseDecoder) {
+    super()
     this.codec = codec
     this.decoder = decoder
   }
 
   get stream(): Stream {
     return this
+  }
+
+  protected get streamCodec(): Http1StreamCodec {
+    return this.codec
   }
 
   // Http.RequestEncoder
@@ -68,40 +73,12 @@ class ClientStream implements RequestEncoder, Stream {
   }
 
   // Http.Stream
-  addCallbacks(cb: StreamCallbacks): void {
-    this.callbacks.push(cb)
-    for (let i = 0; i < this.codec.aboveHighWatermark; i++) cb.onAboveWriteBufferHighWatermark()
-  }
 
-  removeCallbacks(cb: StreamCallbacks): void {
-    const i = this.callbacks.indexOf(cb)
-    if (i >= 0) this.callbacks.splice(i, 1)
-  }
-
-  resetStream(reason: StreamResetReason): void {
+  override resetStream(reason: StreamResetReason): void {
     if (this.resetCalled || this.responseComplete) return
     this.codec.onStreamReset(this, reason, '')
     // HTTP/1 cannot abandon one exchange and keep the connection.
     this.codec.connection.close('NoFlush')
-  }
-
-  readDisable(disable: boolean): void {
-    this.codec.connection.readDisable(disable)
-  }
-
-  bufferedBytes(): number {
-    return this.codec.connection.writeBufferedBytes() + this.codec.output.length
-  }
-
-  runResetCallbacks(reason: StreamResetReason, details: string): void {
-    for (const cb of [...this.callbacks]) cb.onResetStream(reason, details)
-  }
-
-  runWatermarkCallbacks(above: boolean): void {
-    for (const cb of [...this.callbacks]) {
-      if (above) cb.onAboveWriteBufferHighWatermark()
-      else cb.onBelowWriteBufferLowWatermark()
-    }
   }
 
   private endRequest(trailers: HeaderMap | undefined): void {

@@ -1,7 +1,7 @@
 import type { BufferInstance } from '../../../envoy/buffer/buffer.js'
 import type {
   DispatchStatus, Http1Settings, Protocol, RequestDecoder, ResponseEncoder, ServerConnection,
-  ServerConnectionCallbacks, Stream, StreamCallbacks, StreamResetReason,
+  ServerConnectionCallbacks, Stream, StreamResetReason,
 } from '../../../envoy/http/codec.js'
 import type { HeaderMap } from '../../../envoy/http/header-map.js'
 import type { Connection, ConnectionCallbacks, ConnectionCloseType, ConnectionEvent } from '../../../envoy/network/connection.js'
@@ -11,14 +11,14 @@ import {
   type Framing, Http1Output, encodeBody, encodeInformationalHead, encodeLastChunk, encodeResponseHead, statusReason,
 } from './encoder.js'
 import { Http1Parser, ParseResult } from './parser.js'
+import { Http1StreamBase, type Http1StreamCodec } from './stream-base.js'
 
 const OK: DispatchStatus = { ok: true }
 
 /** One request/response exchange: the HCM's ResponseEncoder and the codec's view of it. */
-class ServerStream implements ResponseEncoder, Stream {
+class ServerStream extends Http1StreamBase implements ResponseEncoder {
   readonly codec: ServerConnectionImpl
   decoder!: RequestDecoder
-  private callbacks: StreamCallbacks[] = []
   isHead = false
   isConnect = false
   upgrade = false
@@ -30,11 +30,16 @@ class ServerStream implements ResponseEncoder, Stream {
   framing: Framing | undefined
 
   constructor(codec: ServerConnectionImpl) {
+    super()
     this.codec = codec
   }
 
   get stream(): Stream {
     return this
+  }
+
+  protected get streamCodec(): Http1StreamCodec {
+    return this.codec
   }
 
   // Http.ResponseEncoder
@@ -82,37 +87,9 @@ class ServerStream implements ResponseEncoder, Stream {
   }
 
   // Http.Stream
-  addCallbacks(cb: StreamCallbacks): void {
-    this.callbacks.push(cb)
-    for (let i = 0; i < this.codec.aboveHighWatermark; i++) cb.onAboveWriteBufferHighWatermark()
-  }
 
-  removeCallbacks(cb: StreamCallbacks): void {
-    const i = this.callbacks.indexOf(cb)
-    if (i >= 0) this.callbacks.splice(i, 1)
-  }
-
-  resetStream(reason: StreamResetReason): void {
+  override resetStream(reason: StreamResetReason): void {
     this.codec.onStreamReset(this, reason, '')
-  }
-
-  readDisable(disable: boolean): void {
-    this.codec.connection.readDisable(disable)
-  }
-
-  bufferedBytes(): number {
-    return this.codec.connection.writeBufferedBytes() + this.codec.output.length
-  }
-
-  runResetCallbacks(reason: StreamResetReason, details: string): void {
-    for (const cb of [...this.callbacks]) cb.onResetStream(reason, details)
-  }
-
-  runWatermarkCallbacks(above: boolean): void {
-    for (const cb of [...this.callbacks]) {
-      if (above) cb.onAboveWriteBufferHighWatermark()
-      else cb.onBelowWriteBufferLowWatermark()
-    }
   }
 
   private endResponse(trailers?: HeaderMap): void {
