@@ -9,7 +9,6 @@ import {
 } from '../../envoy/http/filter.js'
 import type { HeaderMap } from '../../envoy/http/header-map.js'
 import type { RouteEntry } from '../../envoy/router/router.js'
-import type { Counter, Scope } from '../../envoy/stats/stats.js'
 import { ResponseFlag } from '../../envoy/stream-info/stream-info.js'
 import type { ClusterManager, PoolFailureReason, ThreadLocalCluster } from '../../envoy/upstream/cluster-manager.js'
 import { OutlierResult } from '../../envoy/upstream/outlier-detection.js'
@@ -28,33 +27,6 @@ export interface RouterConfig {
 }
 
 const UPSTREAM_RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: '
-
-function codeClass(code: number): string {
-  return `${Math.floor(code / 100)}xx`
-}
-
-/** A cluster's `retry.` scope, where the answers to retried attempts are counted too. */
-const retryScopeCache = new WeakMap<Scope, Scope>()
-
-function retryScope(scope: Scope): Scope {
-  let r = retryScopeCache.get(scope)
-  if (r === undefined) retryScopeCache.set(scope, (r = scope.createScope('retry')))
-  return r
-}
-
-/** `upstream_rq_<code>` and `upstream_rq_<N>xx` of a cluster scope, looked up once per code. */
-const codeCounterCache = new WeakMap<Scope, Map<number, readonly [Counter, Counter]>>()
-
-function codeCounters(scope: Scope, code: number): readonly [Counter, Counter] {
-  let byCode = codeCounterCache.get(scope)
-  if (byCode === undefined) codeCounterCache.set(scope, (byCode = new Map()))
-  let pair = byCode.get(code)
-  if (pair === undefined) {
-    pair = [scope.counter(`upstream_rq_${code}`), scope.counter(`upstream_rq_${codeClass(code)}`)]
-    byCode.set(code, pair)
-  }
-  return pair
-}
 
 /**
  * The terminal HTTP filter (Envoy's Router::Filter): finds the route's cluster and a host,
@@ -485,9 +457,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   private countResponse(req: UpstreamRequest, code: number): void {
     const info = this.cluster!.info
-    const [exact, klass] = codeCounters(info.scope, code)
-    exact.inc()
-    klass.inc()
+    for (const c of info.responseCodeCounters(code, false)) c.inc()
     info.stats.upstream_rq_time.recordValue(performance.now() - req.startedAt)
     if (code >= 500) req.host.stats.rq_error.inc()
     else req.host.stats.rq_success.inc()
@@ -496,11 +466,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
 
   /** An answer that is dropped for a retry: charged under the cluster's `retry.` stats, as Envoy does. */
   private countRetriedResponse(req: UpstreamRequest, code: number): void {
-    const scope = retryScope(this.cluster!.info.scope)
-    const [exact, klass] = codeCounters(scope, code)
-    exact.inc()
-    klass.inc()
-    scope.counter('upstream_rq_completed').inc()
+    for (const c of this.cluster!.info.responseCodeCounters(code, true)) c.inc()
     req.host.stats.rq_error.inc()
   }
 

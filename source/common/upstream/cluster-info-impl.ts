@@ -68,6 +68,8 @@ export class ClusterInfoImpl implements ClusterInfo {
   readonly scope: Scope
   readonly stats: ClusterStats
   private readonly managers: Record<ResourcePriority, ResourceManagerImpl>
+  /** By code; retried answers under the negated code. */
+  private readonly codeCounters = new Map<number, readonly Counter[]>()
 
   constructor(config: Cluster, o: ClusterInfoOptions) {
     this.name = config.name
@@ -88,6 +90,18 @@ export class ClusterInfoImpl implements ClusterInfo {
 
   resourceManager(priority: ResourcePriority): ResourceManager {
     return this.managers[priority]
+  }
+
+  responseCodeCounters(code: number, retried: boolean): readonly Counter[] {
+    const key = retried ? -code : code
+    let counters = this.codeCounters.get(key)
+    if (counters === undefined) {
+      const scope = retried ? this.scope.createScope('retry') : this.scope
+      counters = [scope.counter(`upstream_rq_${code}`), scope.counter(`upstream_rq_${Math.floor(code / 100)}xx`)]
+      if (retried) counters = [...counters, scope.counter('upstream_rq_completed')]
+      this.codeCounters.set(key, counters)
+    }
+    return counters
   }
 
   /** The limits in force for a priority (`/clusters` prints them). */

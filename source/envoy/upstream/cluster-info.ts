@@ -76,4 +76,10 @@ export interface ClusterInfo {
   readonly scope: Scope
   readonly stats: ClusterTrafficStats
   resourceManager(priority: ResourcePriority): ResourceManager
+  /**
+   * The dynamic response stats of an upstream answer: `upstream_rq_<code>` and
+   * `upstream_rq_<N>xx`, or with `retried` the `retry.` ones of an answer dropped for a retry
+   * (plus `retry.upstream_rq_completed`). Created on first use, then cached.
+   */
+  responseCodeCounters(code: number, retried: boolean): readonly Counter[]
 }
