@@ -9,7 +9,7 @@ export const API_VERSION = /^v1\.0(?:-(?:alpha|beta)\d+)?$/
 export const V1 = 'v1.0'
 export const ALPHA1 = 'v1.0-alpha1'
 
-export function decodeParam(s: string): string {
+function decodeParam(s: string): string {
   try {
     return decodeURIComponent(s)
   } catch {
@@ -18,7 +18,7 @@ export function decodeParam(s: string): string {
 }
 
 /** Request headers that do not go to an invoked app (framing, hop-by-hop, the api token). */
-export const NOT_FORWARDED = new Set([
+const NOT_FORWARDED = new Set([
   'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'expect',
   'dapr-api-token', 'dapr-app-id',
 ])

@@ -78,7 +78,7 @@ export function metadataHeaders(md: Record<string, string> | undefined): Array<r
   return out
 }
 
-export function isHeaderSafe(s: string): boolean {
+function isHeaderSafe(s: string): boolean {
   return !/[\r\n\0]/.test(s)
 }
 
@@ -94,7 +94,7 @@ export function rawJson(bytes: Uint8Array): string {
 }
 
 /** Dapr stores a JSON value as its JSON text (`"abc"` for a string); bytes as given. */
-export function jsonValueBytes(v: unknown): Buffer {
+function jsonValueBytes(v: unknown): Buffer {
   return Buffer.from(JSON.stringify(v === undefined ? null : v))
 }
 
@@ -102,7 +102,7 @@ export function concurrencyOf(v: unknown): StateItem['concurrency'] {
   return v === 'first-write' || v === 'last-write' ? v : undefined
 }
 
-export function consistencyOf(v: unknown): StateItem['consistency'] {
+function consistencyOf(v: unknown): StateItem['consistency'] {
   return v === 'eventual' || v === 'strong' ? v : undefined
 }
 
