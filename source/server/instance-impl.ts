@@ -17,6 +17,7 @@ import { durationToMs } from '../common/protobuf/duration.js'
 import type { Bootstrap } from '../common/protobuf/generated/envoy/config/bootstrap/v3.js'
 import { MessageValidator } from '../common/protobuf/message-validator.js'
 import { loadSchema } from '../common/protobuf/schema.js'
+import { setRegexRuntime } from '../common/common/regex.js'
 import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
 import { SubscriptionManagerImpl } from '../common/runtime-api/app-callback/subscription-manager-impl.js'
 import { RuntimeHostImpl } from '../common/runtime-api/runtime-host-impl.js'
@@ -166,6 +167,14 @@ export class InstanceImpl implements Instance {
     await loadExtensionModules(extensionModulesFromEnv(process.env.ENVOY_TS_EXTENSION_MODULES, process.cwd()), this.registry)
     this.log.info({ extensions: this.registry.describe() }, 'registered extensions')
     this.runtime = new RuntimeLoader(this.bootstrap.layered_runtime)
+    // Program-size limits of config regexes (re2.max_program_size.*) read this runtime, as in Envoy.
+    setRegexRuntime({
+      snapshot: () => this.runtime.snapshot(),
+      exceededWarnLevel: (regex, programSize, warnLevel) => {
+        this.store.counter('re2.exceeded_warn_level').inc()
+        this.log.warn({ regex, programSize, warnLevel }, 'regex program size exceeds re2.max_program_size.warn_level')
+      },
+    })
     this.accessLogs = new AccessLogManagerImpl(this.options.fileFlushIntervalMsec, this.logs.child('file'))
     this.profiling = new CpuProfiling(this.bootstrap.admin?.profile_path ?? '', () => this.workers)
     this.runtimeHost = new RuntimeHostImpl({ registry: this.registry, log: this.logs.child('runtime'), shutdown: (reason) => this.shutdown(reason) })

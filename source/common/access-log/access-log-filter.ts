@@ -74,7 +74,7 @@ export function compileHeaderMatcher(m: HeaderMatcher): (headers: HeaderMapView 
     test = (v) => v === want
   } else if (m.safe_regex_match !== undefined) {
     const re = compileRegex(m.safe_regex_match)
-    test = (v) => re.test(v)
+    test = (v) => re.match(v)
   } else if (m.range_match !== undefined) {
     const { start, end } = m.range_match
     test = (v) => /^-?\d+$/.test(v) && Number(v) >= start && Number(v) < end

@@ -1,14 +1,17 @@
+import type { CompiledMatcher } from '../../envoy/common/regex.js'
+import { parseRegex } from '../common/regex.js'
 import type { ListStringMatcher, RegexMatcher, StringMatcher } from '../protobuf/generated/envoy/type/matcher/v3.js'
 
 /** A compiled `envoy.type.matcher.v3.StringMatcher`. */
 export type StringMatch = (value: string) => boolean
 
 /**
- * Compiles an RE2-style `safe_regex` into a JS RegExp that must match the whole input, as
- * Envoy's regex matchers do. Throws on a pattern JS cannot compile.
+ * Compiles a config `RegexMatcher` with the RE2 engine (program-size checks included). Callers
+ * use `match()`, which must match the whole input as Envoy's `safe_regex` does. Throws a
+ * RegexError on a pattern RE2 rejects; the caller names the field.
  */
-export function compileRegex(m: RegexMatcher, flags = ''): RegExp {
-  return new RegExp(`^(?:${m.regex})$`, flags)
+export function compileRegex(m: RegexMatcher): CompiledMatcher {
+  return parseRegex(m)
 }
 
 export function compileStringMatcher(m: StringMatcher): StringMatch {
@@ -31,8 +34,9 @@ export function compileStringMatcher(m: StringMatcher): StringMatch {
     return (v) => norm(v).includes(want)
   }
   if (m.safe_regex !== undefined) {
-    const re = compileRegex(m.safe_regex, ic ? 'i' : '')
-    return (v) => re.test(v)
+    // Envoy: ignore_case "has no effect for the safe_regex match" (use `(?i)` in the pattern).
+    const re = compileRegex(m.safe_regex)
+    return (v) => re.match(v)
   }
   // StringMatcher's oneof is required by the schema; an empty matcher matches nothing.
   return () => false

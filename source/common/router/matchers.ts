@@ -1,4 +1,6 @@
 import type { HeaderMap } from '../../envoy/http/header-map.js'
+import type { CompiledMatcher } from '../../envoy/common/regex.js'
+import { parseRewrite } from '../common/regex.js'
 import { compileRegex, compileStringMatcher, type StringMatch } from '../matcher/string-matcher.js'
 import type { HeaderMatcher, QueryParameterMatcher } from '../protobuf/generated/envoy/config/route/v3.js'
 import type { RegexMatchAndSubstitute } from '../protobuf/generated/envoy/type/matcher/v3.js'
@@ -62,7 +64,7 @@ export class HeaderDataMatcher {
       value = want === '' ? () => true : (v) => v === want
     } else if (m.safe_regex_match !== undefined) {
       const re = errors.attempt(`${path}.safe_regex_match`, () => compileRegex(m.safe_regex_match!))
-      value = re === undefined ? () => false : (v) => re.test(v)
+      value = re === undefined ? () => false : (v) => re.match(v)
     } else if (m.range_match !== undefined) {
       const { start, end } = m.range_match
       value = (v) => {
@@ -161,18 +163,16 @@ export class QueryParameterMatcherImpl {
 }
 
 /**
- * A compiled `RegexMatchAndSubstitute`: every match of the (unanchored) pattern is replaced,
+ * A compiled `RegexMatchAndSubstitute`: every match of the (unanchored) RE2 pattern is replaced,
  * with RE2's rewrite syntax (`\1`, `\0` for the whole match, `\\` for a backslash).
  */
 export class RegexRewrite {
-  private readonly re: RegExp
-  private readonly literal: string | undefined
-  private readonly parts: ReadonlyArray<string | number>
+  private readonly re: CompiledMatcher
+  private readonly substitution: string
 
-  private constructor(re: RegExp, parts: Array<string | number>) {
+  private constructor(re: CompiledMatcher, substitution: string) {
     this.re = re
-    this.parts = parts
-    this.literal = parts.every((p) => typeof p === 'string') ? (parts as string[]).join('').replaceAll('$', '$$$$') : undefined
+    this.substitution = substitution
   }
 
   /** Builds the rewrite, reporting a bad pattern or substitution under `path`. */
@@ -181,51 +181,13 @@ export class RegexRewrite {
       errors.add(`${path}.pattern`, 'value is required')
       return undefined
     }
-    let re: RegExp
-    try {
-      re = new RegExp(m.pattern.regex, 'g')
-    } catch (err) {
-      errors.add(`${path}.pattern.regex`, `invalid regular expression: ${(err as Error).message}`)
-      return undefined
-    }
-    const groups = new RegExp(`${m.pattern.regex}|`).exec('')!.length - 1
-    const parts: Array<string | number> = []
-    let text = ''
-    const s = m.substitution
-    for (let i = 0; i < s.length; i++) {
-      const c = s[i]!
-      if (c !== '\\') {
-        text += c
-        continue
-      }
-      const n = s[i + 1]
-      i++
-      if (n === '\\') {
-        text += '\\'
-      } else if (n !== undefined && n >= '0' && n <= '9') {
-        const g = Number(n)
-        if (g > groups) {
-          errors.add(`${path}.substitution`, `Rewrite schema requests ${g} matches, but the regexp only has ${groups} parenthesized subexpressions`)
-          return undefined
-        }
-        if (text !== '') parts.push(text)
-        text = ''
-        parts.push(g)
-      } else {
-        errors.add(`${path}.substitution`, `invalid rewrite pattern: ${s}`)
-        return undefined
-      }
-    }
-    if (text !== '') parts.push(text)
-    return new RegexRewrite(re, parts)
+    const re = errors.attempt(`${path}.pattern.regex`, () => compileRegex(m.pattern!))
+    if (re === undefined) return undefined
+    const ok = errors.attempt(`${path}.substitution`, () => parseRewrite(m.substitution, re.groupCount))
+    return ok === undefined ? undefined : new RegexRewrite(re, m.substitution)
   }
 
   replaceAll(input: string): string {
-    if (this.literal !== undefined) return input.replace(this.re, this.literal)
-    return input.replace(this.re, (...args: unknown[]) => {
-      let out = ''
-      for (const p of this.parts) out += typeof p === 'string' ? p : ((args[p] as string | undefined) ?? '')
-      return out
-    })
+    return this.re.replaceAll(input, this.substitution)
   }
 }

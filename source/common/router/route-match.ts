@@ -1,3 +1,4 @@
+import type { CompiledMatcher } from '../../envoy/common/regex.js'
 import type { HeaderMap } from '../../envoy/http/header-map.js'
 import type { RuntimeSnapshot } from '../../envoy/runtime/runtime.js'
 import { compileRegex } from '../matcher/string-matcher.js'
@@ -9,7 +10,7 @@ import {
 
 /**
  * One route's `match` (Envoy's RouteEntryImplBase::matchRoute plus the path specifier of each
- * route kind), compiled once: plain string checks for prefix/path, a full-match RegExp only
+ * route kind), compiled once: plain string checks for prefix/path, a full-match RE2 matcher only
  * for `safe_regex`.
  */
 
@@ -28,7 +29,7 @@ export class RouteMatchImpl {
   private readonly caseSensitive: boolean
   /** The prefix or path, lower-cased when matching is case-insensitive. */
   private readonly value: string
-  private readonly regex: RegExp | undefined
+  private readonly regex: CompiledMatcher | undefined
   private readonly headers: readonly HeaderDataMatcher[]
   private readonly queryParameters: readonly QueryParameterMatcherImpl[]
   private readonly grpc: boolean
@@ -42,7 +43,7 @@ export class RouteMatchImpl {
     const norm = (s: string): string => (this.caseSensitive ? s : s.toLowerCase())
     let kind = PREFIX
     let value = ''
-    let regex: RegExp | undefined
+    let regex: CompiledMatcher | undefined
     if (m.prefix !== undefined) {
       value = norm(m.prefix)
     } else if (m.path !== undefined) {
@@ -118,7 +119,7 @@ export class RouteMatchImpl {
       case PATH:
         return path.length === this.value.length && (this.caseSensitive ? path === this.value : path.toLowerCase() === this.value)
       case REGEX:
-        return this.regex !== undefined && this.regex.test(path)
+        return this.regex !== undefined && this.regex.match(path)
       default: {
         // path_separated_prefix: the prefix must end at a segment boundary.
         const n = this.value.length

@@ -1,3 +1,4 @@
+import type { CompiledMatcher } from '../../envoy/common/regex.js'
 import { DEFAULT_BUCKETS } from './histogram-impl.js'
 import type { StatsSnapshot } from './stats-root.js'
 import type { Tag, TagExtractor } from './tag-extractor.js'
@@ -26,7 +27,8 @@ function formatValue(v: number): string {
 
 export interface PrometheusOptions {
   usedOnly?: boolean
-  filter?: RegExp
+  /** Keeps only stats whose name the pattern matches anywhere (RE2 partial match). */
+  filter?: CompiledMatcher
   /** Bucket bounds per histogram name (`stats_config.histogram_bucket_settings`). */
   bucketsFor?: (name: string) => readonly number[]
 }
@@ -37,7 +39,7 @@ export interface PrometheusOptions {
  */
 export function renderPrometheus(snap: StatsSnapshot, tagger: TagExtractor, opts: PrometheusOptions = {}): string {
   const keep = (name: string, used: boolean): boolean =>
-    (opts.usedOnly !== true || used) && (opts.filter === undefined || opts.filter.test(name))
+    (opts.usedOnly !== true || used) && (opts.filter === undefined || opts.filter.search(name))
   const out: string[] = []
   const family = <S extends { name: string; used: boolean }>(type: string, stats: readonly S[], emit: (metric: string, tags: Tag[], s: S) => void): void => {
     const groups = new Map<string, Array<{ tags: Tag[]; s: S }>>()

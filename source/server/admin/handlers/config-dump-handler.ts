@@ -1,3 +1,5 @@
+import type { CompiledMatcher } from '../../../envoy/common/regex.js'
+import { compileRe2 } from '../../../common/common/regex.js'
 import { typeUrlFor } from '../../../common/protobuf/schema.js'
 import { type AdminEndpoint, type AdminResponse, badRequest, json } from '../admin-endpoint.js'
 
@@ -38,11 +40,11 @@ export function configDumpEndpoints(): AdminEndpoint[] {
       handler(req, server): AdminResponse {
         const mask = req.query.get('mask')
         const paths = mask === null || mask === '' ? undefined : mask.split(',').map((s) => s.trim()).filter((s) => s !== '')
-        let nameRe: RegExp | undefined
+        let nameRe: CompiledMatcher | undefined
         const nr = req.query.get('name_regex')
         if (nr !== null && nr !== '') {
           try {
-            nameRe = new RegExp(nr)
+            nameRe = compileRe2(nr)
           } catch (err) {
             return badRequest(`invalid name_regex: ${(err as Error).message}`)
           }
@@ -54,7 +56,7 @@ export function configDumpEndpoints(): AdminEndpoint[] {
           if (section === undefined) return { status: 404, body: `unknown resource "${resource}"\n` }
           const r = section.resources[resource]!
           const configs = r.items
-            .filter((i) => nameRe === undefined || nameRe.test(i.name))
+            .filter((i) => nameRe === undefined || nameRe.search(i.name))
             .map((i) => {
               const c = { '@type': typeUrlFor(r.type), ...i.item }
               return paths === undefined ? c : applyFieldMask(c, paths)

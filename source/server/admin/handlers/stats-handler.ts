@@ -1,4 +1,6 @@
+import type { CompiledMatcher } from '../../../envoy/common/regex.js'
 import type { Instance } from '../../../envoy/server/instance.js'
+import { compileRe2 } from '../../../common/common/regex.js'
 import { renderPrometheus } from '../../../common/stats/prometheus.js'
 import { type MergedHistogram, SUPPORTED_QUANTILES } from '../../../common/stats/histogram-impl.js'
 import type { StatsSnapshot } from '../../../common/stats/stats-root.js'
@@ -7,15 +9,17 @@ import { bucketsResolver } from '../../../common/stats/histogram-buckets.js'
 
 interface Query {
   usedOnly: boolean
-  filter: RegExp | undefined
+  filter: CompiledMatcher | undefined
 }
 
 function parseQuery(req: AdminRequest): Query | AdminResponse {
   const usedOnly = req.query.has('usedonly')
   const f = req.query.get('filter')
   if (f === null || f === '') return { usedOnly, filter: undefined }
+  // RE2, as Envoy: linear in the stat name whatever the client sends, so a crafted filter
+  // cannot stall main. A pattern RE2 rejects is a 400, as in Envoy ("Invalid re2 regex").
   try {
-    return { usedOnly, filter: new RegExp(f) }
+    return { usedOnly, filter: compileRe2(f) }
   } catch (err) {
     return badRequest(`Invalid re2 regex: ${(err as Error).message}`)
   }
@@ -36,7 +40,7 @@ function histogramLine(h: MergedHistogram): string {
 }
 
 function keep(q: Query, name: string, used: boolean): boolean {
-  return (!q.usedOnly || used) && (q.filter === undefined || q.filter.test(name))
+  return (!q.usedOnly || used) && (q.filter === undefined || q.filter.search(name))
 }
 
 function textStats(snap: StatsSnapshot, q: Query): string {
@@ -81,7 +85,7 @@ export function statsEndpoints(): AdminEndpoint[] {
       mutatesState: false,
       params: [
         { name: 'usedonly', help: 'Only list stats that have been written' },
-        { name: 'filter', help: 'Regular expression the stat name must match' },
+        { name: 'filter', help: 'RE2 regular expression the stat name must match (anywhere in the name)' },
         { name: 'format', help: 'json, prometheus or text (default)' },
       ],
       async handler(req, server) {
@@ -101,7 +105,7 @@ export function statsEndpoints(): AdminEndpoint[] {
       mutatesState: false,
       params: [
         { name: 'usedonly', help: 'Only list stats that have been written' },
-        { name: 'filter', help: 'Regular expression the stat name must match' },
+        { name: 'filter', help: 'RE2 regular expression the stat name must match (anywhere in the name)' },
       ],
       async handler(req, server) {
         const q = parseQuery(req)
