@@ -85,7 +85,7 @@ const CASES: Case[] = [
   { name: 'a field envoy-ts does not support yet', yaml: 'dynamic_resources: {}\n', expect: ['dynamic_resources: not supported by envoy-ts yet:'] },
   { name: 'an empty required string', yaml: 'admin:\n  address: { socket_address: { address: "", port_value: 1 } }\n', expect: ['admin.address.socket_address.address: value must not be empty'] },
   { name: 'a negative integer for an unsigned field', yaml: 'static_resources:\n  clusters:\n  - { name: c, per_connection_buffer_limit_bytes: -5 }\n', expect: ['static_resources.clusters[0].per_connection_buffer_limit_bytes: expected a non-negative integer, got -5'] },
-  { name: 'an invalid stats tag regex', yaml: 'stats_config:\n  stats_tags: [{ tag_name: t, regex: "(" }]\n', expect: ['stats_config.stats_tags[0].regex: invalid regular expression'] },
+  { name: 'an invalid stats tag regex', yaml: 'stats_config:\n  stats_tags: [{ tag_name: t, regex: "(" }]\n', expect: ['stats_config.stats_tags[0].regex: invalid RE2 regex'] },
   { name: 'bad --config-yaml', args: ['--config-yaml', 'admin: ['], expect: ['--config-yaml:1:9: invalid YAML'] },
   { name: 'several errors at once, each with its path', yaml: 'node: { id: 1 }\nstats_flush_interval: x\nadmn: {}\n', expect: ['node.id: expected a string', 'stats_flush_interval: expected a duration', 'admn: unknown field'] },
   { name: 'JSON bootstrap with an error', file: 'bootstrap.json', yaml: '{"node": {"idd": "x"}}', expect: ['bootstrap.json: node.idd: unknown field'] },
