@@ -103,13 +103,17 @@ class Re2Matcher implements CompiledMatcher {
     const m = this.re.matcher(value)
     let out = ''
     let pos = 0
+    let lastEnd = -1
     while (m.find()) {
+      // RE2::GlobalReplace: no empty match right where the previous match ended.
+      if (m.start() === lastEnd && m.end() === lastEnd) continue
       out += value.slice(pos, m.start())
       for (const p of parts) {
         if (typeof p === 'string') out += p
         else if (m.start(p) >= 0) out += value.slice(m.start(p), m.end(p))
       }
       pos = m.end()
+      lastEnd = pos
     }
     return pos === 0 && out === '' ? value : out + value.slice(pos)
   }

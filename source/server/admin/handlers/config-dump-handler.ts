@@ -35,7 +35,7 @@ export function configDumpEndpoints(): AdminEndpoint[] {
       params: [
         { name: 'resource', help: 'The resource to dump, e.g. static_listeners, static_clusters, static_route_configs' },
         { name: 'mask', help: 'Comma-separated field mask applied to each config (or each resource with ?resource)' },
-        { name: 'name_regex', help: 'Dump only resources whose name matches this regular expression' },
+        { name: 'name_regex', help: 'Dump only resources whose name matches this RE2 regular expression (anywhere in the name)' },
       ],
       handler(req, server): AdminResponse {
         const mask = req.query.get('mask')
