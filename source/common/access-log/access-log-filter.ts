@@ -135,7 +135,12 @@ export function compileAccessLogFilter(f: AccessLogFilter, path: string, opts: A
   }
   if (f.header_filter !== undefined) {
     if (f.header_filter.header === undefined) throw invalid(`${path}.header_filter`, 'header is required')
-    const match = compileHeaderMatcher(f.header_filter.header)
+    let match: ReturnType<typeof compileHeaderMatcher>
+    try {
+      match = compileHeaderMatcher(f.header_filter.header)
+    } catch (err) {
+      throw invalid(`${path}.header_filter.header`, (err as Error).message)
+    }
     return (info) => match(info.requestHeaders)
   }
   if (f.response_flag_filter !== undefined) {
