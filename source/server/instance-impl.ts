@@ -18,6 +18,7 @@ import type { Bootstrap } from '../common/protobuf/generated/envoy/config/bootst
 import { MessageValidator } from '../common/protobuf/message-validator.js'
 import { loadSchema } from '../common/protobuf/schema.js'
 import { setRegexRuntime } from '../common/common/regex.js'
+import { bucketsResolver } from '../common/stats/histogram-buckets.js'
 import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
 import { SubscriptionManagerImpl } from '../common/runtime-api/app-callback/subscription-manager-impl.js'
 import { RuntimeHostImpl } from '../common/runtime-api/runtime-host-impl.js'
@@ -150,6 +151,18 @@ export class InstanceImpl implements Instance {
     for (const p of loaded.unknownFields) this.log.warn({ field: p }, 'ignoring unknown bootstrap field (--allow-unknown-static-fields)')
     for (const p of loaded.deprecated) this.log.warn({ field: p }, 'bootstrap uses a deprecated field')
 
+    this.runtime = new RuntimeLoader(this.bootstrap.layered_runtime)
+    let earlyWarnings = 0
+    // Program-size limits of config regexes (re2.max_program_size.*) read this runtime, as in Envoy.
+    setRegexRuntime({
+      snapshot: () => this.runtime.snapshot(),
+      exceededWarnLevel: (regex, programSize, warnLevel) => {
+        // stats_matcher's regexes are built with the store itself: count those once it exists.
+        if (this.store === undefined) earlyWarnings++
+        else this.store.counter('re2.exceeded_warn_level').inc()
+        this.log.warn({ regex, programSize, warnLevel }, 'regex program size exceeds re2.max_program_size.warn_level')
+      },
+    })
     const shards = 2 + this.options.concurrency
     this.memory = StatMemory.create(STAT_CAPACITY, shards)
     this.hostStatMemory = StatMemory.create(STAT_CAPACITY, shards)
@@ -158,6 +171,7 @@ export class InstanceImpl implements Instance {
     this.stats = new StatsRoot(this.memory, this.store, () => this.collectHistograms())
     this.store.counter('server.static_unknown_fields').add(loaded.unknownFields.length)
     this.store.counter('runtime.deprecated_feature_use').add(loaded.deprecated.length)
+    if (earlyWarnings > 0) this.store.counter('re2.exceeded_warn_level').add(earlyWarnings)
     this.stateGauge = this.store.gauge('server.state', 'NeverImport')
     this.liveGauge = this.store.gauge('server.live', 'NeverImport')
     this.setState('INITIALIZING')
@@ -166,15 +180,6 @@ export class InstanceImpl implements Instance {
     setupAllExtensions(this.registry)
     await loadExtensionModules(extensionModulesFromEnv(process.env.ENVOY_TS_EXTENSION_MODULES, process.cwd()), this.registry)
     this.log.info({ extensions: this.registry.describe() }, 'registered extensions')
-    this.runtime = new RuntimeLoader(this.bootstrap.layered_runtime)
-    // Program-size limits of config regexes (re2.max_program_size.*) read this runtime, as in Envoy.
-    setRegexRuntime({
-      snapshot: () => this.runtime.snapshot(),
-      exceededWarnLevel: (regex, programSize, warnLevel) => {
-        this.store.counter('re2.exceeded_warn_level').inc()
-        this.log.warn({ regex, programSize, warnLevel }, 'regex program size exceeds re2.max_program_size.warn_level')
-      },
-    })
     this.accessLogs = new AccessLogManagerImpl(this.options.fileFlushIntervalMsec, this.logs.child('file'))
     this.profiling = new CpuProfiling(this.bootstrap.admin?.profile_path ?? '', () => this.workers)
     this.runtimeHost = new RuntimeHostImpl({ registry: this.registry, log: this.logs.child('runtime'), shutdown: (reason) => this.shutdown(reason) })
@@ -224,6 +229,8 @@ export class InstanceImpl implements Instance {
       }, this.store)
     })
     collect(() => this.buildAdminAccessLogs())
+    // Built per /stats/prometheus request; compiled here once so a refused regex is a load error.
+    collect(() => bucketsResolver(this.bootstrap.stats_config))
     if (errors.length > 0) {
       const source = this.options.configPath ?? '--config-yaml'
       throw new ConfigError(ErrorCode.CONFIG_INVALID, errors.map((e) => `${source}: ${e}`))
