@@ -22,6 +22,13 @@ describe('TagExtractor', () => {
     ['tcp.tcp_in.downstream_cx_total', 'tcp.downstream_cx_total', { 'envoy.tcp_prefix': 'tcp_in' }],
     ['server.worker_1.watchdog_miss', 'server.watchdog_miss', { 'envoy.worker_id': 'worker_1' }],
     ['server.uptime', 'server.uptime', {}],
+    // The RE2 forms of Envoy's lookahead extractors extract the same tags.
+    ['http.ingress.user_agent.ios.downstream_cx_total', 'http.user_agent.downstream_cx_total', { 'envoy.http_user_agent': 'ios', 'envoy.http_conn_manager_prefix': 'ingress' }],
+    ['http.user_agent.ios.downstream_cx_total', 'http.downstream_cx_total', { 'envoy.http_user_agent': 'ios', 'envoy.http_conn_manager_prefix': 'user_agent' }],
+    ['listener.0.0.0.0_80.http.ingress.downstream_rq_total', 'listener.http.downstream_rq_total', { 'envoy.http_conn_manager_prefix': 'ingress', 'envoy.listener_address': '0.0.0.0_80' }],
+    ['http.ingress.fault.backend.delays_injected', 'http.fault.delays_injected', { 'envoy.fault_downstream_cluster': 'backend', 'envoy.http_conn_manager_prefix': 'ingress' }],
+    ['http.ingress.rds.my_routes.config_reload', 'http.rds.config_reload', { 'envoy.rds_route_config': 'my_routes', 'envoy.http_conn_manager_prefix': 'ingress' }],
+    ['vhost.vh1.vcluster.vc1.upstream_rq_time', 'vhost.vcluster.upstream_rq_time', { 'envoy.virtual_cluster': 'vc1', 'envoy.virtual_host': 'vh1' }],
   ]
   for (const [name, extracted, tags] of cases) {
     it(`extracts ${name}`, () => {
