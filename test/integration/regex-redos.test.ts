@@ -93,6 +93,16 @@ describe('regexes run on RE2: no backtracking on crafted input', () => {
     assert.equal(p.status, 400)
   })
 
+  it('/config_dump?name_regex= is RE2 too: a crafted pattern answers at once, an invalid one is a 400', TEST, async () => {
+    const crafted = await within(request(`${envoy.adminUrl}/config_dump?resource=static_clusters&name_regex=${encodeURIComponent('(a+)+$')}`), 2000, 'name_regex')
+    assert.equal(crafted.status, 200)
+    const hit = JSON.parse((await request(`${envoy.adminUrl}/config_dump?resource=static_clusters&name_regex=${encodeURIComponent('^a+$')}`)).body) as { configs: unknown[] }
+    assert.equal(hit.configs.length, 1)
+    const bad = await request(`${envoy.adminUrl}/config_dump?resource=static_clusters&name_regex=${encodeURIComponent('(?=a)')}`)
+    assert.equal(bad.status, 400)
+    assert.match(bad.body, /invalid name_regex: invalid RE2 regex/)
+  })
+
   it('counts re2.exceeded_warn_level for regexes over re2.max_program_size.warn_level', TEST, async () => {
     assert.ok(await statValue(envoy, 're2.exceeded_warn_level') >= 2)
   })
