@@ -33,6 +33,9 @@ class KeepAliveUpstream {
     })
     this.server.keepAliveTimeout = keepAliveTimeoutMs
     this.server.on('connection', (s: net.Socket) => {
+      // A connection that never carries a request is closed after the same idle time (as nginx's
+      // keepalive_timeout; Node alone would keep it until requestTimeout).
+      s.setTimeout(keepAliveTimeoutMs)
       this.sockets.add(s)
       this.closes.push(new Promise((resolve) => s.once('close', () => { this.sockets.delete(s); resolve() })))
     })
@@ -344,5 +347,60 @@ describe('upstream closes: TCP proxy and health checks', () => {
     await waitForStat(envoy, 'cluster.backend.health_check.success', (v) => v >= 4, 10_000)
     assert.ok(accepted >= 3, `a fresh connection per check after each close (${accepted})`)
     assert.equal(await statValue(envoy, 'cluster.backend.health_check.failure'), 0)
+  })
+
+  it('health checks: a check whose reused connection the host closes before answering is sent again on a fresh one (HTTP and TCP)', T, async (t) => {
+    // HTTP: `/race...` answers the first request on each connection and closes on the second.
+    const raw = await new RawUpstream().start()
+    t.after(() => raw.close())
+    // TCP: answers the first PING on each connection, closes on the second.
+    let tcpAccepted = 0
+    const tcp = net.createServer((s) => {
+      tcpAccepted++
+      let pings = 0
+      s.on('error', () => {})
+      s.on('data', (d) => {
+        if (d.toString() !== 'PING') return
+        if (++pings === 1) s.write('PONG')
+        else s.end()
+      })
+    })
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve))
+    const tcpPort = (tcp.address() as net.AddressInfo).port
+    t.after(() => new Promise<void>((resolve) => { tcp.close(() => resolve()); tcp.unref() }))
+    const check = (kind: string): string => `
+    health_checks:
+    - timeout: 1s
+      interval: 0.3s
+      no_traffic_interval: 0.3s
+      unhealthy_threshold: 1
+      healthy_threshold: 1
+      ${kind}`
+    const envoy = await startEnvoy({ config: proxyBootstrap(`
+  - name: backend
+    connect_timeout: 1s${check('http_health_check: { path: /race-hc }')}
+    load_assignment:
+      cluster_name: backend
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${raw.port} } } }
+  - name: tcpcheck
+    connect_timeout: 1s${check('tcp_health_check: { send: { text: "50494e47" }, receive: [{ text: "504f4e47" }] }')}
+    load_assignment:
+      cluster_name: tcpcheck
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${tcpPort} } } }`) })
+    t.after(() => envoy.stop())
+    await waitForHost(envoy, 'backend', raw.port, healthy)
+    await waitForHost(envoy, 'tcpcheck', tcpPort, healthy)
+    await waitForStat(envoy, 'cluster.backend.health_check.success', (v) => v >= 4, 10_000)
+    await waitForStat(envoy, 'cluster.tcpcheck.health_check.success', (v) => v >= 4, 10_000)
+    assert.ok((raw.seen.get('/race-hc') ?? 0) >= 5, 'every other check went out twice')
+    assert.ok(tcpAccepted >= 3)
+    for (const c of ['backend', 'tcpcheck']) {
+      assert.equal(await statValue(envoy, `cluster.${c}.health_check.failure`), 0, c)
+      assert.equal(await statValue(envoy, `cluster.${c}.health_check.network_failure`), 0, c)
+    }
   })
 })
