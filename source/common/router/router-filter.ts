@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { BufferImpl } from '../buffer/buffer-impl.js'
 import type { BufferInstance } from '../../envoy/buffer/buffer.js'
-import type { StreamResetReason } from '../../envoy/http/codec.js'
+import { RESET_DETAILS_REUSED_CONNECTION_CLOSED, type StreamResetReason } from '../../envoy/http/codec.js'
 import {
   type DownstreamWatermarkCallbacks, FilterDataStatus, type FilterDataStatusValue, FilterHeadersStatus,
   type FilterHeadersStatusValue, FilterTrailersStatus, type FilterTrailersStatusValue, type StreamDecoderFilter,
@@ -57,6 +57,8 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   private perTryTimer: NodeJS.Timeout | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private attempts = 0
+  /** The one resend after a reused connection was closed under the request has been used. */
+  private resentOnFreshConnection = false
   private downstreamAbove = 0
   private shadow: ShadowWriter | undefined
   private done = false
@@ -251,9 +253,11 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       this.countRetriedResponse(req, code)
       return
     }
-    if (retriable && this.attempts > 1) info.setResponseFlag(ResponseFlag.UpstreamRetryLimitExceeded)
+    if (retriable && this.policyAttempts() > 1) info.setResponseFlag(ResponseFlag.UpstreamRetryLimitExceeded)
     this.clearPerTryTimer()
     this.responseStarted = true
+    // Nothing will be sent again now, unless a policy retry may still want the body.
+    if (this.retry?.enabled() !== true) this.retryBody = undefined
     this.countResponse(req, code)
     if (!this.config.suppressEnvoyHeaders) {
       headers.set('x-envoy-upstream-service-time', String(Math.round(performance.now() - req.startedAt)))
@@ -277,10 +281,12 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.cb.encodeTrailers(trailers)
   }
 
-  onUpstreamReset(req: UpstreamRequest, reason: StreamResetReason): void {
+  onUpstreamReset(req: UpstreamRequest, reason: StreamResetReason, details: string): void {
     if (req !== this.upstream) return
     const stats = this.cluster!.info.stats
     stats.upstream_rq_rx_reset.inc()
+    // A stale keep-alive connection is not the host's fault: no outlier or error accounting.
+    if (details === RESET_DETAILS_REUSED_CONNECTION_CLOSED && this.resendOnFreshConnection()) return
     // An overflow is the cluster's circuit breaker, not the host's fault.
     if (reason !== 'Overflow') req.host.outlierDetector.putResult(OutlierResult.LocalOriginConnectFailed)
     const info = this.cb.streamInfo()
@@ -336,7 +342,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (this.upstream?.encoder !== undefined) this.startPerTryTimer()
   }
 
-  private startAttempt(): void {
+  private startAttempt(freshConnection = false): void {
     const cluster = this.cluster!
     const info = this.cb.streamInfo()
     const entry = this.route!
@@ -362,7 +368,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     if (entry.autoHostRewrite && host.hostname !== '') headers.set(':authority', host.hostname)
     const req = new UpstreamRequest(this, host)
     this.upstream = req
-    req.start(cluster.httpConnPool(host))
+    req.start(cluster.httpConnPool(host), freshConnection ? { freshConnection } : undefined)
   }
 
   private attemptHeaders(): HeaderMap {
@@ -371,9 +377,18 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     return headers
   }
 
-  /** Keeps request body slices for a possible retry, until the buffer limit makes that impossible. */
+  /** Attempts made under the retry policy (the reused-connection resend is not one). */
+  private policyAttempts(): number {
+    return this.resentOnFreshConnection ? this.attempts - 1 : this.attempts
+  }
+
+  /**
+   * Keeps request body slices for a possible retry (or the reused-connection resend, until the
+   * response starts), until the buffer limit makes that impossible.
+   */
   private keepForRetry(data: BufferInstance): void {
-    if (this.retryBody === undefined || this.retry?.enabled() !== true) {
+    const resendable = !this.resentOnFreshConnection && !this.responseStarted
+    if (this.retryBody === undefined || (this.retry?.enabled() !== true && !resendable)) {
       this.retryBody = undefined
       return
     }
@@ -383,6 +398,27 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       return
     }
     for (const s of data.slices()) this.retryBody.push(s)
+  }
+
+  /**
+   * The request went out on a reused keep-alive connection that the upstream closed before any
+   * byte of the answer: it most likely crossed the upstream's close of the idle connection and
+   * was never processed. It is sent once more, on a fresh connection and whatever the retry
+   * policy, when every body byte sent so far is still held (no body, or a body within the buffer
+   * limit). An envoy-ts addition, counted as `upstream_rq_retry_reused_connection`.
+   */
+  private resendOnFreshConnection(): boolean {
+    if (this.resentOnFreshConnection || this.responseStarted || this.done) return false
+    if (this.retryBody === undefined && (this.retryBodyBytes > 0 || !this.requestComplete)) return false
+    this.resentOnFreshConnection = true
+    this.cluster!.info.stats.upstream_rq_retry_reused_connection.inc()
+    this.clearPerTryTimer()
+    this.upstream = undefined
+    this.retryTimer = setTimeout(() => this.cb.dispatch(() => {
+      this.retryTimer = undefined
+      if (!this.done) this.startAttempt(true)
+    }), 0)
+    return true
   }
 
   private maybeRetry(outcome: Parameters<RetryState['retriable']>[0]): boolean {
@@ -461,7 +497,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     info.stats.upstream_rq_time.recordValue(performance.now() - req.startedAt)
     if (code >= 500) req.host.stats.rq_error.inc()
     else req.host.stats.rq_success.inc()
-    if (this.attempts > 1) info.stats.upstream_rq_retry_success.inc()
+    if (this.policyAttempts() > 1) info.stats.upstream_rq_retry_success.inc()
   }
 
   /** An answer that is dropped for a retry: charged under the cluster's `retry.` stats, as Envoy does. */

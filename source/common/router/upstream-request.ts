@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type { BufferInstance } from '../../envoy/buffer/buffer.js'
 import type { RequestEncoder, ResponseDecoder, StreamCallbacks, StreamResetReason } from '../../envoy/http/codec.js'
 import type { HeaderMap } from '../../envoy/http/header-map.js'
-import type { Cancellable, HttpConnPool, PoolFailureReason } from '../../envoy/upstream/cluster-manager.js'
+import type { Cancellable, HttpConnPool, NewStreamOptions, PoolFailureReason } from '../../envoy/upstream/cluster-manager.js'
 import type { Host } from '../../envoy/upstream/host.js'
 
 /** What an UpstreamRequest reports to its router. */
@@ -13,7 +13,8 @@ export interface UpstreamRequestOwner {
   onUpstreamHeaders(req: UpstreamRequest, headers: HeaderMap, endStream: boolean): void
   onUpstreamData(req: UpstreamRequest, data: BufferInstance, endStream: boolean): void
   onUpstreamTrailers(req: UpstreamRequest, trailers: HeaderMap): void
-  onUpstreamReset(req: UpstreamRequest, reason: StreamResetReason): void
+  /** `details`: the codec's, e.g. RESET_DETAILS_REUSED_CONNECTION_CLOSED. */
+  onUpstreamReset(req: UpstreamRequest, reason: StreamResetReason, details: string): void
   onUpstreamAboveWriteBufferHighWatermark(): void
   onUpstreamBelowWriteBufferLowWatermark(): void
 }
@@ -44,7 +45,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks {
    * Asks the pool for a stream. Separate from the constructor because a pool with an idle
    * connection answers at once, and the owner must already know this request then.
    */
-  start(pool: HttpConnPool): void {
+  start(pool: HttpConnPool, options?: NewStreamOptions): void {
     const pending = pool.newStream(this, {
       onPoolReady: (encoder, _host, local) => {
         this.pending = undefined
@@ -61,7 +62,7 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks {
         this.pending = undefined
         if (!this.finished) this.owner.onPoolFailure(this, reason, details)
       },
-    })
+    }, options)
     // Still waiting (the callbacks above clear it when they run first).
     if (this.encoder === undefined && !this.finished) this.pending = pending
   }
@@ -126,10 +127,10 @@ export class UpstreamRequest implements ResponseDecoder, StreamCallbacks {
 
   // Http.StreamCallbacks
 
-  onResetStream(reason: StreamResetReason): void {
+  onResetStream(reason: StreamResetReason, details: string): void {
     if (this.finished) return
     this.finished = true
-    this.owner.onUpstreamReset(this, reason)
+    this.owner.onUpstreamReset(this, reason, details)
   }
 
   onAboveWriteBufferHighWatermark(): void {

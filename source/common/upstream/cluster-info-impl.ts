@@ -19,12 +19,13 @@ const COUNTERS = [
   'upstream_cx_total', 'upstream_cx_connect_fail', 'upstream_cx_connect_timeout',
   'upstream_cx_connect_attempts_exceeded', 'upstream_cx_overflow', 'upstream_cx_none_healthy',
   'upstream_cx_destroy', 'upstream_cx_destroy_local', 'upstream_cx_destroy_remote',
+  'upstream_cx_destroy_with_active_rq', 'upstream_cx_destroy_local_with_active_rq', 'upstream_cx_destroy_remote_with_active_rq',
   'upstream_cx_rx_bytes_total', 'upstream_cx_tx_bytes_total',
   'upstream_flow_control_paused_reading_total', 'upstream_flow_control_resumed_reading_total',
   'upstream_rq_total', 'upstream_rq_pending_total', 'upstream_rq_pending_overflow', 'lb_healthy_panic',
   'upstream_cx_http1_total', 'upstream_cx_idle_timeout', 'upstream_cx_protocol_error', 'upstream_rq_completed',
   'upstream_rq_retry', 'upstream_rq_retry_success', 'upstream_rq_retry_overflow', 'upstream_rq_retry_limit_exceeded',
-  'upstream_rq_retry_backoff_exponential', 'upstream_rq_timeout', 'upstream_rq_per_try_timeout', 'upstream_rq_per_try_idle_timeout',
+  'upstream_rq_retry_backoff_exponential', 'upstream_rq_retry_reused_connection', 'upstream_rq_timeout', 'upstream_rq_per_try_timeout', 'upstream_rq_per_try_idle_timeout',
   'upstream_rq_rx_reset', 'upstream_rq_tx_reset', 'upstream_rq_cancelled', 'upstream_rq_max_duration_reached',
 ] as const
 const GAUGES = [

@@ -12,7 +12,17 @@ export type StreamResetReason =
   | 'Overflow'
   | 'ProtocolError'
 
+/**
+ * The `details` of a `ConnectionTermination` reset when the upstream closed a connection that
+ * had already carried a whole exchange (a reused keep-alive connection) before any byte of this
+ * stream's response arrived: the request most likely crossed the upstream's close of an idle
+ * connection and was never processed. The router sends such a request once more on a fresh
+ * connection when it can replay the body (an envoy-ts addition).
+ */
+export const RESET_DETAILS_REUSED_CONNECTION_CLOSED = 'reused_connection_closed_before_response'
+
 export interface StreamCallbacks {
+  /** `details`: a transport failure text or a well-known value such as {@link RESET_DETAILS_REUSED_CONNECTION_CLOSED}; may be empty. */
   onResetStream(reason: StreamResetReason, details: string): void
   /** The stream's send side is above its limit: stop producing. */
   onAboveWriteBufferHighWatermark(): void

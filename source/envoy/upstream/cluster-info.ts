@@ -33,6 +33,10 @@ export interface ClusterTrafficStats {
   readonly upstream_cx_destroy: Counter
   readonly upstream_cx_destroy_local: Counter
   readonly upstream_cx_destroy_remote: Counter
+  /** Connections closed while a request was on them (HTTP pools), and by which side. */
+  readonly upstream_cx_destroy_with_active_rq: Counter
+  readonly upstream_cx_destroy_local_with_active_rq: Counter
+  readonly upstream_cx_destroy_remote_with_active_rq: Counter
   readonly upstream_cx_rx_bytes_total: Counter
   readonly upstream_cx_tx_bytes_total: Counter
   readonly upstream_cx_rx_bytes_buffered: Gauge
@@ -55,6 +59,11 @@ export interface ClusterTrafficStats {
   readonly upstream_rq_retry_overflow: Counter
   readonly upstream_rq_retry_limit_exceeded: Counter
   readonly upstream_rq_retry_backoff_exponential: Counter
+  /**
+   * Requests sent again on a fresh connection because the reused keep-alive connection they went
+   * out on was closed before any byte of the answer (an envoy-ts addition; not a policy retry).
+   */
+  readonly upstream_rq_retry_reused_connection: Counter
   readonly upstream_rq_timeout: Counter
   readonly upstream_rq_per_try_timeout: Counter
   readonly upstream_rq_per_try_idle_timeout: Counter

@@ -30,14 +30,25 @@ export interface HttpPoolCallbacks {
   onPoolFailure(reason: PoolFailureReason, details: string, host: Host): void
 }
 
+/** How a stream wants its connection. */
+export interface NewStreamOptions {
+  /**
+   * Skip idle keep-alive connections: the stream waits for a connection that has carried no
+   * request yet (the router's one retry after a reused connection was closed under a request).
+   * When `max_connections` allows no new connection, an idle one is used after all.
+   */
+  readonly freshConnection?: boolean
+}
+
 /**
  * One host's HTTP/1 connections on one worker (Envoy's Http::ConnectionPool::Instance): reuses
  * keep-alive connections, queues requests while connecting, and holds the cluster's
- * `max_pending_requests`, `max_requests` and `max_connections` across all workers.
+ * `max_pending_requests`, `max_requests` and `max_connections` across all workers. An idle
+ * connection the upstream closes (FIN or RST) leaves the pool at once.
  */
 export interface HttpConnPool {
   /** `decoder` receives the response. Exactly one callback fires unless cancelled. */
-  newStream(decoder: ResponseDecoder, callbacks: HttpPoolCallbacks): Cancellable
+  newStream(decoder: ResponseDecoder, callbacks: HttpPoolCallbacks, options?: NewStreamOptions): Cancellable
   /** Closes idle connections now and busy ones once their response ends. */
   drainConnections(): void
 }

@@ -1,7 +1,7 @@
 import type { BufferInstance } from '../../../envoy/buffer/buffer.js'
-import type {
-  ClientConnection, DispatchStatus, Http1Settings, Protocol, RequestEncoder, ResponseDecoder, Stream,
-  StreamResetReason,
+import {
+  type ClientConnection, type DispatchStatus, type Http1Settings, type Protocol, RESET_DETAILS_REUSED_CONNECTION_CLOSED,
+  type RequestEncoder, type ResponseDecoder, type Stream, type StreamResetReason,
 } from '../../../envoy/http/codec.js'
 import type { HeaderMap } from '../../../envoy/http/header-map.js'
 import type { Connection, ConnectionCallbacks, ConnectionEvent } from '../../../envoy/network/connection.js'
@@ -32,6 +32,8 @@ class ClientStream extends Http1StreamBase implements RequestEncoder {
   responseComplete = false
   resetCalled = false
   private framing: Framing | undefined
+  /** readDisable(true) calls not yet undone: given back when the exchange ends. */
+  private readDisables = 0
 
   constructor(codec: ClientConnectionImpl, decoder: ResponseDecoder) {
     super()
@@ -74,6 +76,24 @@ class ClientStream extends Http1StreamBase implements RequestEncoder {
 
   // Http.Stream
 
+  /**
+   * Counted per stream, so that an exchange that ends while its reader pushed back (a slow
+   * client) does not leave the connection paused: a paused idle connection never sees the
+   * upstream's FIN. Calls after the end are ignored; the next stream owns the connection then.
+   */
+  override readDisable(disable: boolean): void {
+    if (this.responseComplete || this.resetCalled) return
+    if (disable) this.readDisables++
+    else if (this.readDisables > 0) this.readDisables--
+    else return
+    super.readDisable(disable)
+  }
+
+  /** The exchange is over: undo this stream's outstanding read-disables. */
+  releaseReadDisables(): void {
+    for (; this.readDisables > 0; this.readDisables--) super.readDisable(false)
+  }
+
   override resetStream(reason: StreamResetReason): void {
     if (this.resetCalled || this.responseComplete) return
     this.codec.onStreamReset(this, reason, '')
@@ -102,6 +122,8 @@ export class ClientConnectionImpl implements ClientConnection, ConnectionCallbac
   private readonly parser: Http1Parser
   private pending: ClientStream | undefined
   private canReuse = true
+  /** Exchanges completed on this connection: a stream after the first one is on a reused connection. */
+  private completed = 0
   private proto: Protocol = 'HTTP/1.1'
   private error: DispatchStatus | undefined
 
@@ -169,7 +191,10 @@ export class ClientConnectionImpl implements ClientConnection, ConnectionCallbac
       return
     }
     // A connected upstream that closes mid-exchange is a connection termination (Envoy's CodecClient).
-    this.onStreamReset(s, 'ConnectionTermination', '')
+    // On a reused connection, before any byte of the answer, the request most likely crossed
+    // the upstream's close of an idle connection: say so, the router may send it again.
+    const crossed = this.completed > 0 && !s.responseBytes
+    this.onStreamReset(s, 'ConnectionTermination', crossed ? RESET_DETAILS_REUSED_CONNECTION_CLOSED : '')
   }
 
   protocol(): Protocol {
@@ -201,6 +226,7 @@ export class ClientConnectionImpl implements ClientConnection, ConnectionCallbac
     this.canReuse = false
     if (this.pending === s) this.pending = undefined
     this.output.clear()
+    s.releaseReadDisables()
     s.runResetCallbacks(reason, details)
   }
 
@@ -260,7 +286,9 @@ export class ClientConnectionImpl implements ClientConnection, ConnectionCallbac
 
   /** The response is whole: settle reuse before the decoder hears the end (the pool reuses right away). */
   private finishStream(s: ClientStream): void {
+    s.releaseReadDisables()
     s.responseComplete = true
+    this.completed++
     if (this.pending === s) this.pending = undefined
     if (!s.requestComplete) this.canReuse = false
   }

@@ -8,7 +8,7 @@ import type { ClientConnection } from '../../../envoy/network/client-connection.
 import { FilterStatus } from '../../../envoy/network/filter.js'
 import type { ClusterInfo } from '../../../envoy/upstream/cluster-info.js'
 import type {
-  Cancellable, ConnectCallbacks, HttpConnPool, HttpPoolCallbacks, PoolFailureReason,
+  Cancellable, ConnectCallbacks, HttpConnPool, HttpPoolCallbacks, NewStreamOptions, PoolFailureReason,
 } from '../../../envoy/upstream/cluster-manager.js'
 import type { Host } from '../../../envoy/upstream/host.js'
 import { ClientConnectionImpl as ClientCodec } from './client-connection-impl.js'
@@ -21,6 +21,8 @@ interface PendingStream {
   decoder: ResponseDecoder
   callbacks: HttpPoolCallbacks
   cancelled: boolean
+  /** Only a connection that has carried no request will do (NewStreamOptions.freshConnection). */
+  fresh: boolean
 }
 
 /** One upstream connection and its codec. */
@@ -30,6 +32,8 @@ class ActiveClient {
   requests = 0
   busy = false
   closed = false
+  /** A request is on the connection and has not ended both ways (Envoy's "active rq" for destroy stats). */
+  streamActive = false
   idleTimer: NodeJS.Timeout | undefined
 
   constructor(connection: ClientConnection, codec: ClientCodec) {
@@ -135,7 +139,7 @@ export class Http1ConnPoolImpl implements HttpConnPool {
     this.maxRequestsPerConnection = common?.max_requests_per_connection ?? info.config.max_requests_per_connection ?? 0
   }
 
-  newStream(decoder: ResponseDecoder, callbacks: HttpPoolCallbacks): Cancellable {
+  newStream(decoder: ResponseDecoder, callbacks: HttpPoolCallbacks, options?: NewStreamOptions): Cancellable {
     const rm = this.info.resourceManager('default')
     const stats = this.info.stats
     if (!rm.requests.tryAcquire()) {
@@ -143,9 +147,10 @@ export class Http1ConnPoolImpl implements HttpConnPool {
       callbacks.onPoolFailure('Overflow', 'overflow', this.host)
       return NOOP
     }
-    const client = this.idle.pop()
+    const fresh = options?.freshConnection === true
+    const client = fresh ? undefined : this.idle.pop()
     if (client !== undefined) {
-      this.attach(client, { decoder, callbacks, cancelled: false })
+      this.attach(client, { decoder, callbacks, cancelled: false, fresh })
       return NOOP
     }
     if (!rm.pendingRequests.tryAcquire()) {
@@ -156,7 +161,7 @@ export class Http1ConnPoolImpl implements HttpConnPool {
     }
     stats.upstream_rq_pending_total.inc()
     stats.upstream_rq_pending_active.inc()
-    const p: PendingStream = { decoder, callbacks, cancelled: false }
+    const p: PendingStream = { decoder, callbacks, cancelled: false, fresh }
     this.pending.push(p)
     if (this.connecting < this.pending.length) this.newConnection()
     return {
@@ -195,20 +200,20 @@ export class Http1ConnPoolImpl implements HttpConnPool {
         conn.addReadFilter({
           initializeReadFilterCallbacks: () => {},
           onNewConnection: () => FilterStatus.Continue,
-          onData: (data, endStream) => {
+          onData: (data) => {
             if (data.length > 0) {
               const status = codec.dispatch(data)
               if (!status.ok) {
                 this.log.debug({ host: this.host.addressString, details: status.details }, 'upstream protocol error')
                 conn.close('NoFlush')
-                return FilterStatus.StopIteration
               }
             }
-            if (endStream) codec.onRemoteClose()
             return FilterStatus.StopIteration
           },
         })
-        conn.enableHalfClose(true)
+        // No half-close (as Envoy's codec client): the upstream's FIN is a RemoteClose event, so an
+        // idle connection the upstream closed leaves the pool at once instead of sitting in
+        // CLOSE-WAIT until a request is written to it.
         conn.addConnectionCallbacks({
           onEvent: (e) => {
             if (e === 'Connected') return
@@ -217,6 +222,15 @@ export class Http1ConnPoolImpl implements HttpConnPool {
             if (client.idleTimer !== undefined) clearTimeout(client.idleTimer)
             const i = this.idle.indexOf(client)
             if (i >= 0) this.idle.splice(i, 1)
+            if (client.streamActive) {
+              const stats = this.info.stats
+              stats.upstream_cx_destroy_with_active_rq.inc()
+              if (e === 'RemoteClose') stats.upstream_cx_destroy_remote_with_active_rq.inc()
+              else stats.upstream_cx_destroy_local_with_active_rq.inc()
+            } else if (i >= 0) {
+              this.log.debug({ host: this.host.addressString, event: e }, 'idle upstream connection closed')
+            }
+            // Ends a close-delimited body, or resets the request in flight (connection termination).
             codec.onRemoteClose()
             // Requests queued behind max_connections get a connection in place of this one.
             if (this.pending.length > this.connecting && !this.draining) this.newConnection()
@@ -231,7 +245,13 @@ export class Http1ConnPoolImpl implements HttpConnPool {
         this.connecting--
         // Over max_connections, Envoy's pool queues the request (upstream_cx_overflow) until one
         // of its connections is free; only max_pending_requests fails requests.
-        if (reason === 'Overflow' && this.clients > 0) return
+        if (reason === 'Overflow' && this.clients > 0) {
+          // A request that wanted a fresh connection takes an idle one rather than wait for ever.
+          for (const p of this.pending) p.fresh = false
+          const idle = this.idle.pop()
+          if (idle !== undefined) this.onClientReady(idle)
+          return
+        }
         this.failPending(reason, details)
       },
     })
@@ -249,8 +269,13 @@ export class Http1ConnPoolImpl implements HttpConnPool {
   }
 
   private onClientReady(client: ActiveClient): void {
-    while (this.pending.length > 0) {
-      const p = this.pending.shift()!
+    for (let i = 0; i < this.pending.length;) {
+      const p = this.pending[i]!
+      if (!p.cancelled && p.fresh && client.requests > 0) {
+        i++
+        continue
+      }
+      this.pending.splice(i, 1)
       this.releasePending()
       if (p.cancelled) continue
       this.attach(client, p)
@@ -290,6 +315,7 @@ export class Http1ConnPoolImpl implements HttpConnPool {
       client.idleTimer = undefined
     }
     client.busy = true
+    client.streamActive = true
     client.requests++
     const stats = this.info.stats
     const host = this.host
@@ -305,6 +331,7 @@ export class Http1ConnPoolImpl implements HttpConnPool {
       stats.upstream_rq_active.dec()
       host.stats.rq_active.dec()
       this.info.resourceManager('default').requests.release()
+      if (reuse) client.streamActive = false
       const max = this.maxRequestsPerConnection
       if (reuse && !client.closed && client.codec.reusable() && (max === 0 || client.requests < max)) this.onClientReady(client)
       else if (!client.closed) this.closeClient(client)

@@ -285,6 +285,11 @@ export abstract class ActiveHealthCheckSession {
     return changed
   }
 
+  /** True from the start of a check until its result (or timeout): a close in between fails it. */
+  protected get checkInFlight(): boolean {
+    return this.timeoutTimer !== undefined
+  }
+
   /** Runs one check; the subclass calls handleSuccess or handleFailure when it knows. */
   protected abstract onInterval(): void
   /** The check timed out: abandon it (the base records a NETWORK_TIMEOUT failure). */

@@ -10,7 +10,10 @@
  * such a response the host is also excluded. `service_name_matcher` checks
  * `x-envoy-upstream-healthchecked-cluster` (counting `verify_cluster`). A pass with
  * `x-envoy-degraded` marks the host degraded. Resets and refused connects are NETWORK failures.
- * With `reuse_connection` (default) one keep-alive connection serves every check.
+ * With `reuse_connection` (default) one keep-alive connection serves every check; one the host
+ * closed while idle is dropped by the agent and the next check connects again. A check whose
+ * reused connection fails before any byte of the answer (the host's idle close crossing the
+ * request) is sent once more, on a fresh connection, before it counts as a failure.
  */
 import http from 'node:http'
 import { HealthFlag } from '../../../envoy/upstream/host.js'
@@ -112,6 +115,8 @@ class HttpActiveHealthCheckSession extends ActiveHealthCheckSession {
   private readonly checker: HttpHealthCheckerImpl
   private agent: http.Agent | undefined
   private request: http.ClientRequest | undefined
+  /** This check was already sent again after its reused connection failed. */
+  private resent = false
 
   constructor(parent: HttpHealthCheckerImpl, host: ClusterHost) {
     super(parent, host)
@@ -119,6 +124,11 @@ class HttpActiveHealthCheckSession extends ActiveHealthCheckSession {
   }
 
   protected onInterval(): void {
+    this.resent = false
+    this.send()
+  }
+
+  private send(): void {
     const c = this.checker
     const t = this.host.healthCheckTarget()
     if (c.reuseConnection) this.agent ??= new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 })
@@ -130,10 +140,20 @@ class HttpActiveHealthCheckSession extends ActiveHealthCheckSession {
       ...(t.family === 0 ? { socketPath: t.ip } : { host: t.ip, port: t.port, family: t.family }),
     })
     this.request = req
-    req.on('response', (res) => this.onResponse(req, res))
+    let answered = false
+    req.on('response', (res) => {
+      answered = true
+      this.onResponse(req, res)
+    })
     req.on('error', () => {
       if (this.request !== req) return
       this.request = undefined
+      if (req.reusedSocket && !answered && !this.resent) {
+        // Node's agent has dropped the dead socket: this goes out on a new connection.
+        this.resent = true
+        this.send()
+        return
+      }
       // A reset or refused connect (Envoy's onResetStream): a network failure.
       this.handleFailure('NETWORK')
     })

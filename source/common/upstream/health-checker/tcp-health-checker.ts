@@ -3,7 +3,10 @@
  * passes (and the connection is closed). With it, `send` is written on every check and the check
  * passes once the bytes read so far contain every `receive` block in order; until then it waits
  * (a mismatch is only known when the timeout fires). A close before that is a NETWORK failure.
- * With `reuse_connection` (the default) the connection stays open between checks.
+ * With `reuse_connection` (the default) the connection stays open between checks. A host that
+ * closes it between checks (an idle timeout) costs nothing: the next check connects again. A
+ * close during a check on a reused connection before any byte of the answer is taken for the
+ * same idle close crossing our `send`, and the check is sent once more on a fresh connection.
  */
 import net from 'node:net'
 import type { HealthCheck } from '../../protobuf/generated/envoy/config/core/v3.js'
@@ -38,6 +41,10 @@ class TcpActiveHealthCheckSession extends ActiveHealthCheckSession {
   private receivedBytes = 0
   /** Closing on purpose: the close is not a failure. */
   private expectClose = false
+  /** Checks passed on the current connection (more than 0: it is being reused). */
+  private passedOnSocket = 0
+  /** This check was already sent again after its reused connection closed. */
+  private resent = false
 
   constructor(parent: TcpHealthCheckerImpl, host: ClusterHost) {
     super(parent, host)
@@ -45,6 +52,11 @@ class TcpActiveHealthCheckSession extends ActiveHealthCheckSession {
   }
 
   protected onInterval(): void {
+    this.resent = false
+    this.send()
+  }
+
+  private send(): void {
     if (this.socket === undefined) this.connect()
     if (this.checker.send.length > 0) this.socket!.write(this.checker.send)
   }
@@ -63,6 +75,7 @@ class TcpActiveHealthCheckSession extends ActiveHealthCheckSession {
     socket.setNoDelay(true)
     this.socket = socket
     this.expectClose = false
+    this.passedOnSocket = 0
     this.received = []
     this.receivedBytes = 0
     socket.on('connect', () => {
@@ -76,7 +89,14 @@ class TcpActiveHealthCheckSession extends ActiveHealthCheckSession {
     socket.on('close', () => {
       if (this.socket !== socket) return
       this.socket = undefined
-      if (!this.expectClose && !this.destroyed) this.handleFailure('NETWORK')
+      // Between checks the host may close an idle connection: the next check opens a new one.
+      if (this.expectClose || this.destroyed || !this.checkInFlight) return
+      if (this.passedOnSocket > 0 && this.receivedBytes === 0 && !this.resent) {
+        this.resent = true
+        this.send()
+        return
+      }
+      this.handleFailure('NETWORK')
     })
   }
 
@@ -89,6 +109,7 @@ class TcpActiveHealthCheckSession extends ActiveHealthCheckSession {
     if (!payloadMatches(this.checker.receive, data)) return
     this.received = []
     this.receivedBytes = 0
+    this.passedOnSocket++
     if (!this.checker.reuseConnection) this.close()
     this.handleSuccess(false)
   }

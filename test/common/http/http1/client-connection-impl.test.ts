@@ -3,7 +3,7 @@ import { describe, it } from 'node:test'
 import { BufferImpl } from '../../../../source/common/buffer/buffer-impl.js'
 import { HeaderMapImpl } from '../../../../source/common/http/header-map-impl.js'
 import { ClientConnectionImpl } from '../../../../source/common/http/http1/client-connection-impl.js'
-import type { Http1Settings, RequestEncoder } from '../../../../source/envoy/http/codec.js'
+import { type Http1Settings, RESET_DETAILS_REUSED_CONNECTION_CLOSED, type RequestEncoder } from '../../../../source/envoy/http/codec.js'
 import { headerList, http1Settings, RecordingResponseDecoder, settle, testCodecStats } from '../../../mocks/http/http1-fakes.js'
 import { FakeConnection } from '../../../mocks/network/fake-connection.js'
 
@@ -194,6 +194,45 @@ describe('ClientConnectionImpl: errors and resets', () => {
     codec.onRemoteClose()
     assert.deepEqual(d.resets, [{ reason: 'ConnectionTermination', details: '' }])
     assert.equal(codec.reusable(), false)
+  })
+
+  it('on a reused connection, a close before any answer byte carries RESET_DETAILS_REUSED_CONNECTION_CLOSED', () => {
+    const { start, feed, codec } = setup()
+    const first = start()
+    first.encoder.encodeHeaders(get(), true)
+    feed('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+    assert.equal(codec.reusable(), true)
+    const second = start()
+    second.encoder.encodeHeaders(get(), true)
+    codec.onRemoteClose()
+    assert.deepEqual(second.d.resets, [{ reason: 'ConnectionTermination', details: RESET_DETAILS_REUSED_CONNECTION_CLOSED }])
+    // Once a byte of the answer arrived, the upstream saw the request: a plain termination.
+    const b = setup()
+    const b1 = b.start()
+    b1.encoder.encodeHeaders(get(), true)
+    b.feed('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')
+    const b2 = b.start()
+    b2.encoder.encodeHeaders(get(), true)
+    b.feed('HTTP/1.1 2')
+    b.codec.onRemoteClose()
+    assert.deepEqual(b2.d.resets, [{ reason: 'ConnectionTermination', details: '' }])
+  })
+
+  it('gives back a stream\'s read-disables when its exchange ends, so the idle connection reads (and sees a FIN)', () => {
+    const { start, feed, conn } = setup()
+    const { encoder } = start()
+    encoder.encodeHeaders(get(), true)
+    encoder.stream.readDisable(true)
+    encoder.stream.readDisable(true)
+    assert.equal(conn.readEnabled(), false)
+    feed('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+    assert.equal(conn.readEnabled(), true)
+    // A late resume from the finished stream's reader does not touch the next exchange.
+    const next = start()
+    next.encoder.encodeHeaders(get(), true)
+    next.encoder.stream.readDisable(true)
+    encoder.stream.readDisable(false)
+    assert.equal(conn.readEnabled(), false)
   })
 
   it('resets with ConnectionTermination when the upstream closes mid-response', () => {
