@@ -199,6 +199,7 @@ export class Http1ConnPoolImpl implements HttpConnPool {
             if (data.length > 0) {
               const status = codec.dispatch(data)
               if (!status.ok) {
+                this.info.stats.upstream_cx_protocol_error.inc()
                 this.log.debug({ host: this.host.addressString, details: status.details }, 'upstream protocol error')
                 conn.close('NoFlush')
                 return FilterStatus.StopIteration
