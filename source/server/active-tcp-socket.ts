@@ -3,6 +3,8 @@ import { BufferImpl } from '../common/buffer/buffer-impl.js'
 import type { Address } from '../envoy/network/address.js'
 import { FilterStatus } from '../envoy/network/filter.js'
 import type { ListenerFilter, ListenerFilterCallbacks } from '../envoy/network/listener-filter.js'
+import { startTimer } from '../common/event/timer-impl.js'
+import type { Timer } from '../envoy/event/timer.js'
 
 /** What the listener filters decided for an accepted socket. */
 export interface ListenerFilterResult {
@@ -30,7 +32,7 @@ export class ActiveTcpSocket implements ListenerFilterCallbacks {
   private index = 0
   private waitingForData = false
   private done = false
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private readonly onDone: (r: ListenerFilterResult | { error: 'filter' | 'timeout' | 'remote_close' }) => void
   private readonly onData = (chunk: Buffer): void => this.receive(chunk)
   private readonly onEnd = (): void => this.finish({ error: 'remote_close' })
@@ -44,7 +46,7 @@ export class ActiveTcpSocket implements ListenerFilterCallbacks {
     this.filters = filters
     this.onDone = onDone
     if (timeoutMs > 0) {
-      this.timer = setTimeout(() => (continueOnTimeout ? this.succeed(true) : this.finish({ error: 'timeout' })), timeoutMs)
+      this.timer = startTimer(timeoutMs, () => (continueOnTimeout ? this.succeed(true) : this.finish({ error: 'timeout' })))
     }
   }
 
@@ -131,7 +133,7 @@ export class ActiveTcpSocket implements ListenerFilterCallbacks {
   private finish(r: Parameters<ActiveTcpSocket['onDone']>[0]): void {
     if (this.done) return
     this.done = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer?.disableTimer()
     this.socket.off('data', this.onData)
     this.socket.off('end', this.onEnd)
     // Stop the flow the 'data' listener started; the connection resumes it.

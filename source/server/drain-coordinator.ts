@@ -3,6 +3,8 @@ import type { Options } from '../envoy/server/options.js'
 import type { DrainState } from './drain-manager-impl.js'
 import type { ListenerManagerImpl } from './listener-manager-impl.js'
 import type { WorkerManager } from './worker-manager.js'
+import { startTimer } from '../common/event/timer-impl.js'
+import type { Timer } from '../envoy/event/timer.js'
 
 /**
  * Main's side of draining (Envoy's DrainManager + ListenerManager::stopListeners): stops
@@ -15,7 +17,7 @@ export class DrainCoordinator {
   private readonly listeners: ListenerManagerImpl
   private readonly workers: () => WorkerManager | undefined
   private readonly log: Logger
-  private gracefulTimer: NodeJS.Timeout | undefined
+  private gracefulTimer: Timer | undefined
 
   constructor(options: Options, state: DrainState, listeners: ListenerManagerImpl, workers: () => WorkerManager | undefined, log: Logger) {
     this.options = options
@@ -39,11 +41,10 @@ export class DrainCoordinator {
     }
     this.startDrain()
     this.listeners.setDraining(names.length)
-    this.gracefulTimer = setTimeout(() => {
+    this.gracefulTimer = startTimer(this.options.drainTimeS * 1000, () => {
       this.gracefulTimer = undefined
       this.stopListeners(names).then(() => this.listeners.setDraining(0), (err: unknown) => this.log.error({ err }, 'stopping listeners failed'))
-    }, this.options.drainTimeS * 1000)
-    this.gracefulTimer.unref()
+    }).unref()
   }
 
   /**
@@ -51,7 +52,7 @@ export class DrainCoordinator {
    * drain time, then close what is left.
    */
   async drainForShutdown(): Promise<void> {
-    if (this.gracefulTimer !== undefined) clearTimeout(this.gracefulTimer)
+    this.gracefulTimer?.disableTimer()
     const names = this.listeners.drainTargets(false)
     this.listeners.setDraining(names.length)
     await this.stopListeners(names)
@@ -62,11 +63,11 @@ export class DrainCoordinator {
     const open = counts.reduce((a, b) => a + b, 0)
     if (open > 0) {
       this.log.info({ connections: open, drain_time_s: this.options.drainTimeS }, 'draining open connections')
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), this.options.drainTimeS * 1000) })
+      let timer: Timer | undefined
+      const timeout = new Promise<'timeout'>((resolve) => { timer = startTimer(this.options.drainTimeS * 1000, () => resolve('timeout')) })
       const empty = workers.broadcast('connections.wait_empty', {}, 0).then(() => 'empty' as const)
       const outcome = await Promise.race([empty, timeout])
-      if (timer !== undefined) clearTimeout(timer)
+      timer?.disableTimer()
       if (outcome === 'timeout') {
         this.log.info('drain time over: closing the remaining connections')
         await workers.broadcast('connections.close', {})

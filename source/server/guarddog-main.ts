@@ -12,6 +12,7 @@ import { ThreadLocalStoreImpl } from '../common/stats/thread-local-store.js'
 import type { Counter } from '../envoy/stats/stats.js'
 import type { GuardDogStartData, WatchdogTimeouts } from './guarddog-impl.js'
 import { MAIN_THREAD_SLOT, WatchdogMemory } from './watchdog-memory.js'
+import { startPeriodicTimer } from '../common/event/timer-impl.js'
 
 interface Watched {
   name: string
@@ -96,4 +97,5 @@ function step(): void {
   }
 }
 
-setInterval(step, data.checkIntervalMs)
+// The interval comes from the watchdog config: any Duration, so through the chaining timer.
+startPeriodicTimer(data.checkIntervalMs, step)

@@ -48,6 +48,8 @@ import { startGuardDog, touchIntervalMs } from './guarddog-impl.js'
 import { ListenerManagerImpl } from './listener-manager-impl.js'
 import { MAIN_THREAD_SLOT, WatchdogMemory } from './watchdog-memory.js'
 import { WorkerManager } from './worker-manager.js'
+import { startTimer, startPeriodicTimer } from '../common/event/timer-impl.js'
+import type { Timer } from '../envoy/event/timer.js'
 
 /** Shared stat slots. Envoy has no fixed limit; 64Ki names is far above a static config's needs. */
 const STAT_CAPACITY = 65536
@@ -88,7 +90,7 @@ export class InstanceImpl implements Instance {
   private stateName: ServerStateName = 'PRE_INITIALIZING'
   private loadedAt = new Date()
   private configDumpCache: ConfigDumpSection[] | undefined
-  private readonly timers: NodeJS.Timeout[] = []
+  private readonly timers: Timer[] = []
   private shutdownRequested: ((reason: string) => void) | undefined
   private readonly shutdownSignal: Promise<string>
   private stateGauge: Gauge | undefined
@@ -285,9 +287,7 @@ export class InstanceImpl implements Instance {
   private startWatchdogs(): void {
     this.watchdog = WatchdogMemory.create(this.options.concurrency)
     this.watchdog.started(MAIN_THREAD_SLOT)
-    const touch = setInterval(() => this.watchdog.touch(MAIN_THREAD_SLOT), touchIntervalMs(this.bootstrap))
-    touch.unref()
-    this.timers.push(touch)
+    this.timers.push(startPeriodicTimer(touchIntervalMs(this.bootstrap), () => this.watchdog.touch(MAIN_THREAD_SLOT)).unref())
     startGuardDog(this.bootstrap, this.watchdog, this.memory.handles, this.logSettings(), this.logs.child('watchdog'))
   }
 
@@ -356,9 +356,7 @@ export class InstanceImpl implements Instance {
   }
 
   private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms)
-    t.unref()
-    this.timers.push(t)
+    this.timers.push(startPeriodicTimer(ms, fn).unref())
   }
 
   private collectHistograms(): Promise<HistogramCollection[]> {
@@ -375,19 +373,18 @@ export class InstanceImpl implements Instance {
   private async stop(reason: string): Promise<void> {
     this.log.info({ reason }, 'shutting down')
     this.setState('DRAINING')
-    const hardLimit = setTimeout(() => {
+    startTimer(this.options.parentShutdownTimeS * 1000, () => {
       this.log.fatal({ parent_shutdown_time_s: this.options.parentShutdownTimeS }, 'shutdown took too long; exiting now')
       this.logs.flush()
       process.exit(ExitCode.FAILURE)
-    }, this.options.parentShutdownTimeS * 1000)
-    hardLimit.unref()
+    }).unref()
     // /quitquitquit exits at once, as in Envoy; signals drain first.
     if (reason !== '/quitquitquit' && reason !== 'init_only') await this.drain.drainForShutdown()
     await this.workers?.stopAll()
     await this.runtimeHost.stop()
     this.clusters.shutdown()
     await this.admin?.close()
-    for (const t of this.timers) clearInterval(t)
+    for (const t of this.timers) t.disableTimer()
     this.accessLogs.flush()
     this.watchdog?.stopped(MAIN_THREAD_SLOT)
     this.log.info('envoy-ts stopped')

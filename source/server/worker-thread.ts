@@ -23,6 +23,8 @@ import { ConnectionHandlerImpl } from './connection-handler-impl.js'
 import { DrainDecisionImpl, DrainState } from './drain-manager-impl.js'
 import { ListenerImpl } from './listener-impl.js'
 import { WatchdogMemory, workerWatchdogSlot } from './watchdog-memory.js'
+import { startPeriodicTimer } from '../common/event/timer-impl.js'
+import type { Timer } from '../envoy/event/timer.js'
 
 type Channel = RpcChannel<MainMethods, WorkerMethods, WorkerEvents, MainEvents>
 
@@ -46,7 +48,7 @@ export class WorkerThread {
   private readonly drainState: DrainState
   private readonly profiler = new CpuProfiler()
   private runtime: RuntimeSnapshot
-  private touch: NodeJS.Timeout | undefined
+  private touch: Timer | undefined
 
   constructor(data: WorkerStartData) {
     this.data = data
@@ -73,8 +75,7 @@ export class WorkerThread {
     const watchdog = new WatchdogMemory(data.watchdog.buffer, data.watchdog.slots)
     const slot = workerWatchdogSlot(data.index)
     watchdog.touch(slot)
-    this.touch = setInterval(() => watchdog.touch(slot), data.watchdog.touchIntervalMs)
-    this.touch.unref()
+    this.touch = startPeriodicTimer(data.watchdog.touchIntervalMs, () => watchdog.touch(slot)).unref()
     startMemoryStats(this.store)
 
     setupAllExtensions(this.registry)
@@ -156,7 +157,7 @@ export class WorkerThread {
       return null
     })
     rpc.handle('shutdown', async () => {
-      if (this.touch !== undefined) clearInterval(this.touch)
+      this.touch?.disableTimer()
       await this.handler.stopListeners()
       this.handler.closeAllConnections()
       this.accessLogs.flush()

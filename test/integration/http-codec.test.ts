@@ -38,6 +38,15 @@ function behavior(_n: number, req: { url?: string }): Action {
   const m = /^\/source\/(\d+)/.exec(url)
   if (m !== null) return { kind: 'source', bytes: Number(m[1]) }
   if (url.startsWith('/fixed')) return { kind: 'status', status: 200, body: `fixed:${url}` }
+  if (url.startsWith('/bad-chunk-ext')) {
+    // A response whose first chunk line carries a 60,000-byte extension, written raw.
+    return {
+      kind: 'custom',
+      handle: (_req, res) => {
+        res.socket?.end(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=${'a'.repeat(60_000)}\r\nhello\r\n0\r\n\r\n`)
+      },
+    }
+  }
   if (url.startsWith('/source-trailers')) return { kind: 'source', bytes: 1000, trailers: { 'x-resp-trailer': 'from-upstream' } }
   return { kind: 'echo' }
 }
@@ -281,6 +290,20 @@ describe('HTTP/1.1 codec', () => {
         details: 'http1.codec_error',
       },
       {
+        name: 'a 60,000-byte chunk extension',
+        listener: 'http_in',
+        request: `POST /v HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n5;x=${'a'.repeat(60_000)}\r\nhello\r\n0\r\n\r\n`,
+        status: 400,
+        details: 'http1.codec_error',
+      },
+      {
+        name: 'short chunk extensions adding up past max_request_headers_kb',
+        listener: 'limits',
+        request: `POST /v HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n${`1;e=${'b'.repeat(200)}\r\nz\r\n`.repeat(8)}0\r\n\r\n`,
+        status: 400,
+        details: 'http1.codec_error',
+      },
+      {
         name: 'obs-fold (a continuation line)',
         listener: 'http_in',
         request: `GET /v HTTP/1.1\r\n${host}X-Folded: a\r\n  b\r\n\r\n`,
@@ -390,6 +413,28 @@ describe('HTTP/1.1 codec', () => {
         assert.ok(!upstream.heads.some((h) => h.endsWith(smuggled)), 'the pipelined request was never forwarded')
       })
     }
+
+    it('an upstream response with a 60,000-byte chunk extension is refused and counted, never relayed whole', T, async () => {
+      const cxErr = await statValue(envoy, 'cluster.backend.upstream_cx_protocol_error')
+      const codecErr = await statValue(envoy, 'cluster.backend.http1.protocol_error')
+      const conn = await RawHttpConnection.open(ports.http_in!)
+      conn.write(get('/bad-chunk-ext'))
+      // The head was already relayed when the bad chunk line came: the downstream is reset (Envoy).
+      await within(conn.closed, 5000, 'the proxy resets the downstream')
+      const raw = conn.pending.toString('latin1')
+      assert.ok(!raw.includes('hello'), 'the chunk behind the bad line never reached the client')
+      assert.ok(!raw.endsWith('0\r\n\r\n'), 'the client never got a complete response')
+      await waitForStat(envoy, 'cluster.backend.upstream_cx_protocol_error', (n) => n === cxErr + 1)
+      assert.equal(await statValue(envoy, 'cluster.backend.http1.protocol_error'), codecErr + 1)
+    })
+
+    it('small chunk extensions are still accepted', T, async () => {
+      const conn = await RawHttpConnection.open(ports.http_in!)
+      const r = await conn.roundTrip(`POST /ext-ok HTTP/1.1\r\n${host}Transfer-Encoding: chunked\r\n\r\n5;name=value\r\nhello\r\n0\r\n\r\n`)
+      assert.equal(r.status, 200)
+      assert.equal((JSON.parse(r.body.toString()) as { body: string }).body, 'hello')
+      conn.destroy()
+    })
 
     it('none of the malformed requests was forwarded whole', T, () => {
       assert.ok(!upstream.seen.some((s) => s.path === '/v'), JSON.stringify(upstream.heads))

@@ -106,7 +106,12 @@ function mainBootstrap(ports: { a: number; b: number; c: number }): string {
       ],
     },
     extraListeners: [
-      hcmListener({ name: 'edge', statPrefix: 'edge', hcm: { use_remote_address: true, server_name: 'edge-proxy' }, virtualHosts: toAll('edge') }),
+      hcmListener({
+        name: 'edge',
+        statPrefix: 'edge',
+        hcm: { use_remote_address: true, server_name: 'edge-proxy', internal_address_config: { cidr_ranges: [{ address_prefix: '127.0.0.1', prefix_len: 32 }] } },
+        virtualHosts: toAll('edge'),
+      }),
       hcmListener({
         name: 'hops',
         statPrefix: 'hops',
@@ -379,7 +384,7 @@ describe('HTTP routing', () => {
     const internal = await send(edge, '/x', { headers: { 'x-request-id': 'internal-rid', 'x-forwarded-proto': 'https' } })
     const i = internal.echo().headers
     assert.equal(i['x-forwarded-for'], '127.0.0.1')
-    assert.equal(i['x-envoy-internal'], 'true', 'a loopback peer without XFF is internal')
+    assert.equal(i['x-envoy-internal'], 'true', 'a peer listed in internal_address_config, without XFF, is internal')
     assert.equal(i['x-envoy-external-address'], undefined)
     assert.equal(i['x-forwarded-proto'], 'http', 'the edge overwrites an untrusted x-forwarded-proto')
     assert.equal(i['x-request-id'], 'internal-rid', 'an internal request keeps its id')

@@ -84,7 +84,7 @@ function config(ports: { up: number; dead: number; hole: number }): string {
     extraListeners: [hcmListener({
       name: 'edge',
       statPrefix: 'edge',
-      hcm: { use_remote_address: true },
+      hcm: { use_remote_address: true, internal_address_config: { cidr_ranges: [{ address_prefix: '127.0.0.1', prefix_len: 32 }] } },
       virtualHosts: [{ name: 'edge', domains: ['*'], routes: [route('/', { cluster: 'header_retry' })] }],
     })],
     clusters: [
@@ -233,7 +233,7 @@ describe('HTTP upstream failures', () => {
   })
 
   it('x-envoy-retry-on / x-envoy-max-retries are honoured from an internal client', T, async () => {
-    // A loopback peer that sent no XFF is internal under use_remote_address.
+    // A peer listed in internal_address_config that sent no XFF is internal under use_remote_address.
     const r = await send(edgePort, '/hdr/internal?fail=2', { headers: { 'x-envoy-retry-on': '5xx', 'x-envoy-max-retries': '2' } })
     assert.equal(r.status, 200)
     assert.equal(r.echo().headers['x-envoy-internal'], 'true')

@@ -3,6 +3,8 @@ import type { Logger } from 'pino'
 import type { AccessLogFile, AccessLogManager } from '../../envoy/access-log/access-log.js'
 import { ErrorCode } from '../errors/codes.js'
 import { ConfigError } from '../errors/envoy-ts-error.js'
+import { startTimer } from '../event/timer-impl.js'
+import type { Timer } from '../../envoy/event/timer.js'
 
 /** Envoy's `--file-flush-interval-msec` default. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 10000
@@ -37,7 +39,7 @@ class AccessLogFileImpl implements AccessLogFile {
   private chunks: string[] = []
   private buffered = 0
   private bufferedEntries = 0
-  private timer: NodeJS.Timeout | undefined = undefined
+  private timer: Timer | undefined = undefined
   // An fs.write is in flight: its fd must not be closed, and the next write waits for it.
   private writing = false
   private flushAgain = false
@@ -212,15 +214,14 @@ class AccessLogFileImpl implements AccessLogFile {
 
   private armTimer(): void {
     if (this.timer !== undefined || this.buffered === 0) return
-    this.timer = setTimeout(() => {
+    this.timer = startTimer(this.manager.flushIntervalMs, () => {
       this.timer = undefined
       this.flushAsync()
-    }, this.manager.flushIntervalMs)
-    this.timer.unref()
+    }).unref()
   }
 
   private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer?.disableTimer()
     this.timer = undefined
   }
 }

@@ -14,6 +14,8 @@ import type { ConnectionManagerConfig } from './conn-manager-config.js'
 import { mutateRequestHeaders, normalizeHost, normalizePath } from './conn-manager-utility.js'
 import { FilterManager, type FilterManagerOwner } from './filter-manager.js'
 import { HeaderMapImpl } from './header-map-impl.js'
+import { startTimer } from '../event/timer-impl.js'
+import type { Timer } from '../../envoy/event/timer.js'
 
 /** What a stream needs from its connection manager. */
 export interface StreamOwner {
@@ -58,9 +60,9 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
   private done = false
   private closeConnection = false
   private resetLocally = false
-  private idleTimer: NodeJS.Timeout | undefined
-  private requestTimer: NodeJS.Timeout | undefined
-  private durationTimer: NodeJS.Timeout | undefined
+  private idleTimer: Timer | undefined
+  private requestTimer: Timer | undefined
+  private durationTimer: Timer | undefined
   private readonly start = performance.now()
 
   constructor(owner: StreamOwner, encoder: ResponseEncoder) {
@@ -78,9 +80,9 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
     this.filterManager = new FilterManager(this)
     encoder.stream.addCallbacks(this)
     const cfg = owner.config
-    if (cfg.streamIdleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.guard(() => this.onIdleTimeout()), cfg.streamIdleTimeoutMs)
-    if (cfg.requestTimeoutMs > 0) this.requestTimer = setTimeout(() => this.guard(() => this.onRequestTimeout()), cfg.requestTimeoutMs)
-    if (cfg.maxStreamDurationMs > 0) this.durationTimer = setTimeout(() => this.guard(() => this.onDurationTimeout()), cfg.maxStreamDurationMs)
+    if (cfg.streamIdleTimeoutMs > 0) this.idleTimer = startTimer(cfg.streamIdleTimeoutMs, () => this.guard(() => this.onIdleTimeout()))
+    if (cfg.requestTimeoutMs > 0) this.requestTimer = startTimer(cfg.requestTimeoutMs, () => this.guard(() => this.onRequestTimeout()))
+    if (cfg.maxStreamDurationMs > 0) this.durationTimer = startTimer(cfg.maxStreamDurationMs, () => this.guard(() => this.onDurationTimeout()))
   }
 
   // Http.RequestDecoder
@@ -374,7 +376,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
   private onRequestComplete(): void {
     this.streamInfo.lastDownstreamRxByteReceived ??= performance.now()
     if (this.requestTimer !== undefined) {
-      clearTimeout(this.requestTimer)
+      this.requestTimer.disableTimer()
       this.requestTimer = undefined
     }
     if (this.responseComplete) this.finish(false)
@@ -421,7 +423,7 @@ export class ActiveStream implements RequestDecoder, FilterManagerOwner, StreamC
     if (this.done) return
     if (!reset && !(this.responseComplete && (this.requestComplete || this.closeConnection))) return
     this.done = true
-    for (const t of [this.idleTimer, this.requestTimer, this.durationTimer]) if (t !== undefined) clearTimeout(t)
+    for (const t of [this.idleTimer, this.requestTimer, this.durationTimer]) t?.disableTimer()
     this.encoder.stream.removeCallbacks(this)
     this.filterManager.destroy()
     const info = this.streamInfo

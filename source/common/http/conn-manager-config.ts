@@ -19,9 +19,6 @@ import { LocalReply } from './local-reply.js'
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 
-/** Envoy's notion of an internal peer when `internal_address_config` is unset: RFC 1918 and loopback. */
-const DEFAULT_INTERNAL = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '::1/128', 'fc00::/7']
-
 export interface HttpFilterEntry {
   name: string
   factory: HttpFilterFactoryCb
@@ -129,10 +126,16 @@ export class ConnectionManagerConfig {
     this.maxRequestsPerConnection = common?.max_requests_per_connection ?? 0
     this.drainTimeoutMs = durationToMs(c.drain_timeout, 5000)
     this.delayedCloseTimeoutMs = durationToMs(c.delayed_close_timeout, 1000)
+    // Without `internal_address_config` no peer is internal (Envoy since 1.36 dropped the old
+    // default of loopback and RFC 1918 ranges, `explicit_internal_address_config`).
     this.internalUnixSockets = c.internal_address_config?.unix_sockets ?? false
-    this.internalRanges = attempt(() => (c.internal_address_config?.cidr_ranges.length ?? 0) > 0
-      ? c.internal_address_config!.cidr_ranges.map((r) => CidrRange.fromConfig(r))
-      : DEFAULT_INTERNAL.map((t) => CidrRange.parse(t)), [])
+    this.internalRanges = attempt(() => (c.internal_address_config?.cidr_ranges ?? []).map((r, i) => {
+      try {
+        return CidrRange.fromConfig(r)
+      } catch (err) {
+        throw new Error(`internal_address_config.cidr_ranges[${i}]: ${(err as Error).message}`)
+      }
+    }), [])
 
     const filterCtx: HttpFilterFactoryContext = {
       scope: ctx.scope,
@@ -190,9 +193,13 @@ export class ConnectionManagerConfig {
     if (errors.length > 0) throw new ConfigError(ErrorCode.CONFIG_INVALID, errors)
   }
 
-  /** Whether a peer address counts as internal (trusted with `x-envoy-*` headers). */
+  /**
+   * Whether a peer counts as internal (trusted with `x-envoy-*` headers), Envoy's
+   * InternalAddressConfig: an IP in `internal_address_config.cidr_ranges`, or a Unix socket peer
+   * with `unix_sockets: true`. Nothing else (an internal listener's peer included).
+   */
   isInternal(ip: string | undefined, isPipe: boolean): boolean {
-    if (isPipe) return this.internalUnixSockets || this.internalRanges.length === 0
+    if (isPipe) return this.internalUnixSockets
     if (ip === undefined) return false
     return this.internalRanges.some((r) => r.contains(ip))
   }

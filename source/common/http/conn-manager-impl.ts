@@ -13,6 +13,8 @@ import { ActiveStream, type StreamOwner } from './active-stream.js'
 import type { ConnectionManagerConfig } from './conn-manager-config.js'
 import { ServerConnectionImpl } from './http1/server-connection-impl.js'
 import type { Http1CodecStats } from './http1/codec-stats.js'
+import { startTimer } from '../event/timer-impl.js'
+import type { Timer } from '../../envoy/event/timer.js'
 
 /**
  * The HTTP connection manager (Envoy's ConnectionManagerImpl): a network read filter that
@@ -30,10 +32,10 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
   private readonly streams = new Set<ActiveStream>()
   private requests = 0
   private closing = false
-  private idleTimer: NodeJS.Timeout | undefined
-  private durationTimer: NodeJS.Timeout | undefined
+  private idleTimer: Timer | undefined
+  private durationTimer: Timer | undefined
   /** `request_headers_timeout`: armed while a request's header bytes are arriving. */
-  private headersTimer: NodeJS.Timeout | undefined
+  private headersTimer: Timer | undefined
   private unsubscribeDrain: (() => void) | undefined
   private readonly start = performance.now()
 
@@ -68,8 +70,8 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
       onAboveWriteBufferHighWatermark: () => {},
       onBelowWriteBufferLowWatermark: () => {},
     })
-    if (this.config.idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.onIdleTimeout(), this.config.idleTimeoutMs)
-    if (this.config.maxConnectionDurationMs > 0) this.durationTimer = setTimeout(() => this.onMaxDuration(), this.config.maxConnectionDurationMs)
+    if (this.config.idleTimeoutMs > 0) this.idleTimer = startTimer(this.config.idleTimeoutMs, () => this.onIdleTimeout())
+    if (this.config.maxConnectionDurationMs > 0) this.durationTimer = startTimer(this.config.maxConnectionDurationMs, () => this.onMaxDuration())
     this.unsubscribeDrain = this.drain.onDrain(() => this.onDrainStarted())
     return FilterStatus.Continue
   }
@@ -85,7 +87,7 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
       }
       // Part of a request's headers is buffered in the codec: it must complete in time.
       if (data.length > 0 && !this.codec.hasActiveStream() && this.headersTimer === undefined && this.config.requestHeadersTimeoutMs > 0) {
-        this.headersTimer = setTimeout(() => this.onRequestHeadersTimeout(), this.config.requestHeadersTimeoutMs)
+        this.headersTimer = startTimer(this.config.requestHeadersTimeoutMs, () => this.onRequestHeadersTimeout())
       }
     } else if (data.length > 0) {
       data.drain(data.length)
@@ -113,11 +115,11 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
 
   newStream(encoder: ResponseEncoder): ActiveStream {
     if (this.headersTimer !== undefined) {
-      clearTimeout(this.headersTimer)
+      this.headersTimer.disableTimer()
       this.headersTimer = undefined
     }
     if (this.idleTimer !== undefined) {
-      clearTimeout(this.idleTimer)
+      this.idleTimer.disableTimer()
       this.idleTimer = undefined
     }
     this.requests++
@@ -153,7 +155,7 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
       return
     }
     if (this.streams.size === 0 && this.config.idleTimeoutMs > 0 && !this.closing) {
-      this.idleTimer = setTimeout(() => this.onIdleTimeout(), this.config.idleTimeoutMs)
+      this.idleTimer = startTimer(this.config.idleTimeoutMs, () => this.onIdleTimeout())
     }
   }
 
@@ -183,9 +185,9 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
   }
 
   private clearTimers(): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
-    if (this.durationTimer !== undefined) clearTimeout(this.durationTimer)
-    if (this.headersTimer !== undefined) clearTimeout(this.headersTimer)
+    this.idleTimer?.disableTimer()
+    this.durationTimer?.disableTimer()
+    this.headersTimer?.disableTimer()
     this.idleTimer = undefined
     this.durationTimer = undefined
     this.headersTimer = undefined

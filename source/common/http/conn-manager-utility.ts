@@ -4,15 +4,20 @@ import type { HeaderMap } from '../../envoy/http/header-map.js'
 import type { Connection } from '../../envoy/network/connection.js'
 import type { ConnectionManagerConfig } from './conn-manager-config.js'
 
-/** `x-envoy-*` request headers only trusted from internal clients (Envoy's cleanInternalHeaders). */
+/**
+ * `x-envoy-*` request headers that configure the proxy (route and per-try timeouts, retries, alt
+ * stat name, tracing): only an internal client may send them, from anyone else they are removed
+ * (Envoy's ConnectionManagerUtility::cleanInternalHeaders).
+ */
 const INTERNAL_ONLY_ENVOY_HEADERS = [
-  'x-envoy-internal', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-max-retries',
-  'x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-upstream-rq-timeout-alt-response',
-  'x-envoy-expected-rq-timeout-ms', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-upstream-alt-stat-name',
-  'x-envoy-decorator-operation', 'x-envoy-downstream-service-cluster', 'x-envoy-downstream-service-node',
-  'x-envoy-ip-tags', 'x-envoy-original-url', 'x-envoy-retriable-status-codes', 'x-envoy-retriable-header-names',
-  'x-envoy-is-timeout-retry', 'x-envoy-external-address', 'x-envoy-force-trace',
+  'x-envoy-retriable-status-codes', 'x-envoy-retriable-header-names', 'x-envoy-retry-on', 'x-envoy-retry-grpc-on',
+  'x-envoy-max-retries', 'x-envoy-upstream-alt-stat-name', 'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-upstream-rq-timeout-alt-response', 'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-force-trace', 'x-envoy-ip-tags', 'x-envoy-original-url', 'x-envoy-hedge-on-per-try-timeout',
 ]
+
+/** Removed from edge requests only (external, `use_remote_address`): a front proxy sets them itself. */
+const EDGE_STRIPPED_ENVOY_HEADERS = ['x-envoy-decorator-operation', 'x-envoy-downstream-service-cluster', 'x-envoy-downstream-service-node']
 
 /** Hop-by-hop request headers that are not forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding']
@@ -45,7 +50,6 @@ export function mutateRequestHeaders(headers: HeaderMap, connection: Connection,
 
   const remote = connection.remoteAddress
   const remoteIp = remote.kind === 'ip' ? remote.ip : undefined
-  const isPipe = remote.kind !== 'ip'
   const hops = config.xffNumTrustedHops
   let finalIp: string | undefined
   let singleAddress: boolean
@@ -69,23 +73,29 @@ export function mutateRequestHeaders(headers: HeaderMap, connection: Connection,
     singleAddress = xff.length === 1 + hops && finalIp !== undefined
     if (!headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', 'http')
   }
-  const internal = isPipe
-    ? config.isInternal(undefined, true)
-    : singleAddress && finalIp !== undefined && config.isInternal(finalIp, false)
+  // Internal: the address after XFF handling is the only one and `internal_address_config`
+  // lists it (a Unix socket peer counts with `unix_sockets`, when it is the address used).
+  const internal = singleAddress && (finalIp !== undefined
+    ? config.isInternal(finalIp, false)
+    : config.useRemoteAddress && remote.kind === 'pipe' && config.isInternal(undefined, true))
+  // Edge: the first hop into the trusted network (Envoy's edge_request).
+  const edge = !internal && config.useRemoteAddress
 
-  if (!internal) {
-    for (const h of INTERNAL_ONLY_ENVOY_HEADERS) headers.remove(h)
-    if (config.useRemoteAddress && finalIp !== undefined) headers.set('x-envoy-external-address', finalIp)
-  } else if (config.useRemoteAddress) {
+  // Only this proxy says whether a request is internal.
+  headers.remove('x-envoy-internal')
+  if (internal) {
     headers.set('x-envoy-internal', 'true')
+  } else {
+    if (edge) for (const h of EDGE_STRIPPED_ENVOY_HEADERS) headers.remove(h)
+    for (const h of INTERNAL_ONLY_ENVOY_HEADERS) headers.remove(h)
+    for (const h of config.routeConfig.internalOnlyHeaders) headers.remove(h)
   }
-  for (const h of config.routeConfig.internalOnlyHeaders) if (!internal) headers.remove(h)
+  if (edge && finalIp !== undefined) headers.set('x-envoy-external-address', finalIp)
 
   if (config.forwardClientCertDetails === 'SANITIZE' || config.forwardClientCertDetails === 'SANITIZE_SET') headers.remove('x-forwarded-client-cert')
 
   const rid = headers.get('x-request-id')
-  // Only an edge request (external, with use_remote_address) gets a fresh id regardless (Envoy).
-  const edge = !internal && config.useRemoteAddress
+  // Only an edge request gets a fresh id regardless (Envoy).
   if (config.generateRequestId && (rid === undefined || rid === '' || (edge && !config.preserveExternalRequestId))) {
     headers.set('x-request-id', randomUUID())
   }

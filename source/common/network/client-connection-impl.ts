@@ -4,6 +4,8 @@ import type { Address } from '../../envoy/network/address.js'
 import type { ClientConnection } from '../../envoy/network/client-connection.js'
 import { StreamInfoImpl } from '../stream-info/stream-info-impl.js'
 import { ConnectionImpl, newConnectionId } from './connection-impl.js'
+import { startTimer } from '../event/timer-impl.js'
+import type { Timer } from '../../envoy/event/timer.js'
 
 export interface ClientConnectionOptions {
   remote: Address
@@ -22,7 +24,7 @@ export class ClientConnectionImpl extends ConnectionImpl implements ClientConnec
   private readonly tcp: net.Socket
   private readonly connectTimeoutMs: number
   private failure: string | undefined
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
 
   constructor(o: ClientConnectionOptions) {
     const socket = new net.Socket({ allowHalfOpen: true })
@@ -44,14 +46,14 @@ export class ClientConnectionImpl extends ConnectionImpl implements ClientConnec
   connect(): void {
     this.connecting = true
     if (this.connectTimeoutMs > 0) {
-      this.timer = setTimeout(() => {
+      this.timer = startTimer(this.connectTimeoutMs, () => {
         this.failure = 'connect timeout'
         this.close('NoFlush')
-      }, this.connectTimeoutMs)
+      })
     }
     this.socket.once('connect', () => {
       this.connecting = false
-      if (this.timer !== undefined) clearTimeout(this.timer)
+      this.timer?.disableTimer()
       this.socket.setNoDelay(true)
       this.raiseEvent('Connected')
     })
@@ -59,7 +61,7 @@ export class ClientConnectionImpl extends ConnectionImpl implements ClientConnec
       if (this.connecting) this.failure = err.code === 'ECONNREFUSED' ? 'connection refused' : err.message
     })
     this.socket.once('close', () => {
-      if (this.timer !== undefined) clearTimeout(this.timer)
+      this.timer?.disableTimer()
     })
     const r = this.remote
     if (r.kind === 'ip') this.tcp.connect({ host: r.ip, port: r.port, family: r.family })

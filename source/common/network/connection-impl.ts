@@ -12,6 +12,8 @@ import type { StreamInfo } from '../../envoy/stream-info/stream-info.js'
 import { BufferImpl } from '../buffer/buffer-impl.js'
 import { FilterManagerImpl, type FilterManagerConnection } from './filter-manager-impl.js'
 import type { InternalSocket } from './internal-socket.js'
+import { startTimer } from '../event/timer-impl.js'
+import type { Timer } from '../../envoy/event/timer.js'
 
 /** A kernel socket, or one end of an in-process (internal listener) connection. */
 export type SocketLike = net.Socket | InternalSocket
@@ -74,7 +76,7 @@ export class ConnectionImpl implements FilterManagerConnection {
   private above = false
   private stats: ConnectionStats | undefined
   private delayedCloseMs = DEFAULT_DELAYED_CLOSE_MS
-  private closeTimer: NodeJS.Timeout | undefined
+  private closeTimer: Timer | undefined
   private localCloseRaised = false
   private readonly onFilterException: ((err: unknown) => void) | undefined
   /** True between socket creation and `Connected` for client connections. */
@@ -207,7 +209,7 @@ export class ConnectionImpl implements FilterManagerConnection {
     } else {
       // FlushWriteAndDelay: give the peer a moment to read and close first, so our close does
       // not turn into a reset that loses the response.
-      this.closeTimer = setTimeout(() => this.closeNow('LocalClose', false), this.delayedCloseMs)
+      this.closeTimer = startTimer(this.delayedCloseMs, () => this.closeNow('LocalClose', false))
     }
   }
 
@@ -336,7 +338,7 @@ export class ConnectionImpl implements FilterManagerConnection {
   private finishClose(event: ConnectionEvent): void {
     if (this.connState === 'Closed') return
     this.connState = 'Closed'
-    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer)
+    this.closeTimer?.disableTimer()
     this.streamInfo.endTimeMonotonic ??= performance.now()
     this.raiseEvent(event)
   }

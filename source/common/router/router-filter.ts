@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import { BufferImpl } from '../buffer/buffer-impl.js'
+import { startTimer } from '../event/timer-impl.js'
 import type { BufferInstance } from '../../envoy/buffer/buffer.js'
+import type { Timer } from '../../envoy/event/timer.js'
 import { RESET_DETAILS_REUSED_CONNECTION_CLOSED, type StreamResetReason } from '../../envoy/http/codec.js'
 import {
   type DownstreamWatermarkCallbacks, FilterDataStatus, type FilterDataStatusValue, FilterHeadersStatus,
@@ -53,9 +55,9 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   private responseStarted = false
   private timeoutMs = 0
   private perTryTimeoutMs = 0
-  private globalTimer: NodeJS.Timeout | undefined
-  private perTryTimer: NodeJS.Timeout | undefined
-  private retryTimer: NodeJS.Timeout | undefined
+  private globalTimer: Timer | undefined
+  private perTryTimer: Timer | undefined
+  private retryTimer: Timer | undefined
   private attempts = 0
   /** The one resend after a reused connection was closed under the request has been used. */
   private resentOnFreshConnection = false
@@ -337,7 +339,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.cb.streamInfo().lastDownstreamRxByteReceived ??= performance.now()
     // The route timeout runs from the end of the request to the end of the response.
     if (this.timeoutMs > 0 && this.globalTimer === undefined) {
-      this.globalTimer = setTimeout(() => this.cb.dispatch(() => this.onGlobalTimeout()), this.timeoutMs)
+      this.globalTimer = startTimer(this.timeoutMs, () => this.cb.dispatch(() => this.onGlobalTimeout()))
     }
     if (this.upstream?.encoder !== undefined) this.startPerTryTimer()
   }
@@ -414,10 +416,10 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.cluster!.info.stats.upstream_rq_retry_reused_connection.inc()
     this.clearPerTryTimer()
     this.upstream = undefined
-    this.retryTimer = setTimeout(() => this.cb.dispatch(() => {
+    this.retryTimer = startTimer(0, () => this.cb.dispatch(() => {
       this.retryTimer = undefined
       if (!this.done) this.startAttempt(true)
-    }), 0)
+    }))
     return true
   }
 
@@ -443,17 +445,17 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.clearPerTryTimer()
     this.upstream?.reset()
     this.upstream = undefined
-    this.retryTimer = setTimeout(() => this.cb.dispatch(() => {
+    this.retryTimer = startTimer(r, () => this.cb.dispatch(() => {
       this.retryTimer = undefined
       if (!this.done) this.startAttempt()
-    }), r)
+    }))
     return true
   }
 
   private startPerTryTimer(): void {
     if (this.perTryTimeoutMs <= 0 || this.perTryTimer !== undefined || this.responseStarted) return
     const req = this.upstream
-    this.perTryTimer = setTimeout(() => this.cb.dispatch(() => {
+    this.perTryTimer = startTimer(this.perTryTimeoutMs, () => this.cb.dispatch(() => {
       this.perTryTimer = undefined
       if (req !== this.upstream || this.responseStarted) return
       this.cluster!.info.stats.upstream_rq_per_try_timeout.inc()
@@ -461,11 +463,11 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       req?.host.outlierDetector.putResult(OutlierResult.LocalOriginTimeout, 504)
       if (this.maybeRetry({ kind: 'per-try-timeout' })) return
       this.onTimeout()
-    }), this.perTryTimeoutMs)
+    }))
   }
 
   private clearPerTryTimer(): void {
-    if (this.perTryTimer !== undefined) clearTimeout(this.perTryTimer)
+    this.perTryTimer?.disableTimer()
     this.perTryTimer = undefined
   }
 
@@ -524,7 +526,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   private finish(): void {
     if (this.done) return
     this.done = true
-    for (const t of [this.globalTimer, this.perTryTimer, this.retryTimer]) if (t !== undefined) clearTimeout(t)
+    for (const t of [this.globalTimer, this.perTryTimer, this.retryTimer]) t?.disableTimer()
     this.globalTimer = this.perTryTimer = this.retryTimer = undefined
     this.retry?.release()
     this.cb.removeDownstreamWatermarkCallbacks(this)

@@ -1,6 +1,8 @@
 import { type SerializedError, deserializeError, serializeError } from '../errors/envoy-ts-error.js'
 import { ErrorCode } from '../errors/codes.js'
 import { EnvoyTsError } from '../errors/envoy-ts-error.js'
+import { startTimer } from '../event/timer-impl.js'
+import type { Timer } from '../../envoy/event/timer.js'
 
 /** The port-like end of a thread: `parentPort` in a worker, the `Worker` object on main. */
 export interface PortLike {
@@ -22,7 +24,7 @@ type Envelope =
 interface Pending {
   resolve(v: unknown): void
   reject(e: Error): void
-  timer: NodeJS.Timeout | undefined
+  timer: Timer | undefined
 }
 
 function isEnvelope(v: unknown): v is Envelope {
@@ -51,10 +53,10 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       const timer = timeoutMs > 0
-        ? setTimeout(() => {
+        ? startTimer(timeoutMs, () => {
           this.pending.delete(id)
           reject(new EnvoyTsError(ErrorCode.WORKER_RPC_TIMEOUT, `${method}: no reply within ${timeoutMs} ms`))
-        }, timeoutMs)
+        })
         : undefined
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
       this.port.postMessage({ rpc: 'req', id, method, params } satisfies Envelope)
@@ -79,7 +81,7 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
   close(reason: string): void {
     this.port.off('message', this.onMessage)
     for (const [id, p] of this.pending) {
-      if (p.timer !== undefined) clearTimeout(p.timer)
+      p.timer?.disableTimer()
       p.reject(new EnvoyTsError(ErrorCode.WORKER_GONE, reason))
       this.pending.delete(id)
     }
@@ -91,7 +93,7 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
       const p = this.pending.get(m.id)
       if (p === undefined) return
       this.pending.delete(m.id)
-      if (p.timer !== undefined) clearTimeout(p.timer)
+      p.timer?.disableTimer()
       if (m.error !== undefined) p.reject(deserializeError(m.error))
       else p.resolve(m.result)
     } else if (m.rpc === 'req') {

@@ -3,6 +3,7 @@
  * their state machines can be tested without waiting.
  */
 import { performance } from 'node:perf_hooks'
+import { startTimer } from '../event/timer-impl.js'
 
 export interface TimerHandle {
   cancel(): void
@@ -19,9 +20,9 @@ export interface Scheduler {
 
 export const realScheduler: Scheduler = {
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms))
-    t.unref()
-    return { cancel: () => clearTimeout(t) }
+    // Intervals and timeouts come from config and may exceed one Node timer (24.8 days).
+    const t = startTimer(ms, fn).unref()
+    return { cancel: () => t.disableTimer() }
   },
   now: () => performance.now(),
   wallNow: () => Date.now(),

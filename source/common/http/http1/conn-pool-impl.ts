@@ -13,6 +13,8 @@ import type {
 import type { Host } from '../../../envoy/upstream/host.js'
 import { ClientConnectionImpl as ClientCodec } from './client-connection-impl.js'
 import { type Http1CodecStats, http1CodecStats } from './codec-stats.js'
+import { startTimer } from '../../event/timer-impl.js'
+import type { Timer } from '../../../envoy/event/timer.js'
 
 const HOUR = 60 * 60 * 1000
 const UPSTREAM_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions'
@@ -34,7 +36,7 @@ class ActiveClient {
   closed = false
   /** A request is on the connection and has not ended both ways (Envoy's "active rq" for destroy stats). */
   streamActive = false
-  idleTimer: NodeJS.Timeout | undefined
+  idleTimer: Timer | undefined
 
   constructor(connection: ClientConnection, codec: ClientCodec) {
     this.connection = connection
@@ -204,6 +206,7 @@ export class Http1ConnPoolImpl implements HttpConnPool {
             if (data.length > 0) {
               const status = codec.dispatch(data)
               if (!status.ok) {
+                this.info.stats.upstream_cx_protocol_error.inc()
                 this.log.debug({ host: this.host.addressString, details: status.details }, 'upstream protocol error')
                 conn.close('NoFlush')
               }
@@ -219,7 +222,7 @@ export class Http1ConnPoolImpl implements HttpConnPool {
             if (e === 'Connected') return
             client.closed = true
             this.clients--
-            if (client.idleTimer !== undefined) clearTimeout(client.idleTimer)
+            client.idleTimer?.disableTimer()
             const i = this.idle.indexOf(client)
             if (i >= 0) this.idle.splice(i, 1)
             if (client.streamActive) {
@@ -292,26 +295,25 @@ export class Http1ConnPoolImpl implements HttpConnPool {
     }
     client.busy = false
     if (this.idleTimeoutMs > 0) {
-      client.idleTimer = setTimeout(() => {
+      client.idleTimer = startTimer(this.idleTimeoutMs, () => {
         const i = this.idle.indexOf(client)
         if (i >= 0) this.idle.splice(i, 1)
         this.info.stats.upstream_cx_idle_timeout.inc()
         this.closeClient(client)
-      }, this.idleTimeoutMs)
-      client.idleTimer.unref()
+      }).unref()
     }
     this.idle.push(client)
   }
 
   private closeClient(client: ActiveClient): void {
-    if (client.idleTimer !== undefined) clearTimeout(client.idleTimer)
+    client.idleTimer?.disableTimer()
     client.closed = true
     client.connection.close('NoFlush')
   }
 
   private attach(client: ActiveClient, p: PendingStream): void {
     if (client.idleTimer !== undefined) {
-      clearTimeout(client.idleTimer)
+      client.idleTimer.disableTimer()
       client.idleTimer = undefined
     }
     client.busy = true

@@ -49,7 +49,11 @@ const SP = 32
 const HTAB = 9
 /** How much of the first slice the fast path decodes looking for a whole head. */
 const FAST_PATH_BYTES = 4096
-/** Longest chunk-size line (size and extensions) we accept. */
+/**
+ * Longest chunk-size line (size, extensions and CRLF) accepted. Extensions are also counted with
+ * the head against `maxHeadersBytes` for the whole message, so many short extension lines cannot
+ * add up to more than a head may (llhttp bounds them per message the same way).
+ */
 const MAX_CHUNK_LINE = 4096
 
 const METHODS = ['GET', 'PUT', 'POST', 'HEAD', 'PATCH', 'TRACE', 'DELETE', 'OPTIONS', 'CONNECT']
@@ -88,6 +92,8 @@ export class Http1Parser {
   upgrade: string | undefined
   hostCount = 0
   headerBytes = 0
+  /** Bytes of chunk extensions seen in this message (counted against `maxHeadersBytes` with the head). */
+  private chunkExtensionBytes = 0
   body = new BufferImpl()
 
   errorCode = 0
@@ -393,6 +399,7 @@ export class Http1Parser {
       if (data.length > MAX_CHUNK_LINE) return this.fail(400, Details.HttpCodecError, 'chunk size line too long')
       return ParseResult.NeedMore
     }
+    if (lf + 1 > MAX_CHUNK_LINE) return this.fail(400, Details.HttpCodecError, 'chunk size line too long')
     const buf = data.peek(lf + 1)
     let i = 0
     let size = 0
@@ -406,6 +413,10 @@ export class Http1Parser {
     while (buf[j] === SP || buf[j] === HTAB) j++
     if (j < lf - 1) {
       if (buf[j] !== 59) return this.fail(400, Details.HttpCodecError, 'invalid chunk size')
+      this.chunkExtensionBytes += lf - 1 - j
+      if (this.headerBytes + this.chunkExtensionBytes > this.opts.maxHeadersBytes) {
+        return this.fail(400, Details.HttpCodecError, 'chunk extensions exceed the header size limit')
+      }
       for (; j < lf - 1; j++) {
         if (VALUE[buf[j]!] === 0) return this.fail(400, Details.HttpCodecError, 'invalid chunk extension')
       }
@@ -481,6 +492,7 @@ export class Http1Parser {
     this.transferEncoding = this.connection = this.upgrade = undefined
     this.hostCount = 0
     this.headerBytes = 0
+    this.chunkExtensionBytes = 0
   }
 
   /** Marks the message malformed; -1 for the offset-returning helpers. */

@@ -6,6 +6,7 @@ import type { DeliveryStatus, PubSubMessage } from '../../../envoy/runtime-api/c
 import { loadSchema } from '../../protobuf/schema.js'
 import { toProtoStruct, topicEventFields, type DeliveredEvent } from './cloud-event.js'
 import { buildRouteRules, type RouteRule } from './route-rules.js'
+import { startTimer } from '../../event/timer-impl.js'
 
 /** One subscription the app asked for (Dapr's programmatic subscription). */
 export interface AppSubscription {
@@ -230,13 +231,13 @@ export class HttpAppChannel implements AppChannel {
   private request(method: string, path: string, headers: Record<string, string>, body: Uint8Array | undefined, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
     return new Promise((resolve, reject) => {
       const req = http.request({ host: this.host, port: this.port, method, path, headers, agent: this.agent })
-      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs)
-      req.on('error', (err) => { clearTimeout(timer); reject(err) })
+      const timer = startTimer(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs}ms`)))
+      req.on('error', (err) => { timer.disableTimer(); reject(err) })
       req.on('response', (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }) })
-        res.on('error', (err) => { clearTimeout(timer); reject(err) })
+        res.on('end', () => { timer.disableTimer(); resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }) })
+        res.on('error', (err) => { timer.disableTimer(); reject(err) })
       })
       req.end(body)
     })

@@ -8,6 +8,8 @@ import { durationToMs } from '../../protobuf/duration.js'
 import { GrpcAppChannel, HttpAppChannel, type AppChannel, type AppSubscription } from './app-channel.js'
 import { isExpired, toDeliveredEvent } from './cloud-event.js'
 import { selectRoute } from './route-rules.js'
+import { startTimer } from '../../event/timer-impl.js'
+import type { Timer } from '../../../envoy/event/timer.js'
 
 export interface SubscriptionManagerOptions {
   /** How long one delivery may take before it counts as failed (default 60s). */
@@ -49,7 +51,7 @@ class AppState {
   readonly active = new Map<string, ActiveSubscription>()
   /** Subscriptions whose pub/sub is not (yet) configured, by key: warned about once. */
   readonly missing = new Set<string>()
-  timer: NodeJS.Timeout | undefined
+  timer: Timer | undefined
   stopped = false
   /** Sleeps between delivery attempts, woken by stop(). */
   readonly sleepers = new Set<() => void>()
@@ -144,7 +146,7 @@ export class SubscriptionManagerImpl implements SubscriptionManager {
     this.apps.clear()
     await Promise.all(apps.map(async (state) => {
       state.stopped = true
-      clearTimeout(state.timer)
+      state.timer?.disableTimer()
       for (const wake of state.sleepers) wake()
       const active = [...state.active.values()]
       state.active.clear()
@@ -162,7 +164,7 @@ export class SubscriptionManagerImpl implements SubscriptionManager {
     if (state.stopped) return
     if (result.kind === 'retry') {
       state.log.debug({ reason: result.reason, retry_in_ms: backoffMs }, 'app not reachable yet')
-      state.timer = setTimeout(() => void this.discover(state, Math.min(backoffMs * 2, this.backoffMaxMs)), backoffMs)
+      state.timer = startTimer(backoffMs, () => void this.discover(state, Math.min(backoffMs * 2, this.backoffMaxMs)))
       return
     }
     for (const p of result.problems) state.log.error({ problem: p }, 'subscription refused')
@@ -204,8 +206,8 @@ export class SubscriptionManagerImpl implements SubscriptionManager {
       }
     }
     if (failed && !state.stopped) {
-      clearTimeout(state.timer)
-      state.timer = setTimeout(() => void this.subscribeAll(state), this.backoffMaxMs)
+      state.timer?.disableTimer()
+      state.timer = startTimer(this.backoffMaxMs, () => void this.subscribeAll(state))
     }
   }
 
@@ -272,11 +274,11 @@ export class SubscriptionManagerImpl implements SubscriptionManager {
   private sleep(state: AppState, ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = (): void => {
-        clearTimeout(t)
+        t.disableTimer()
         state.sleepers.delete(wake)
         resolve()
       }
-      const t = setTimeout(wake, ms)
+      const t = startTimer(ms, wake)
       state.sleepers.add(wake)
     })
   }

@@ -8,6 +8,7 @@ import type { Http1Settings } from '../../../envoy/http/codec.js'
 import type { InvokeRequest, InvokeResponse, ServiceInvoker } from '../../../envoy/runtime-api/invoker.js'
 import { RuntimeStatus } from '../../../envoy/runtime-api/errors.js'
 import type { InternalListenerRegistry } from '../../network/internal-listener-registry.js'
+import { startTimer } from '../../event/timer-impl.js'
 
 const SETTINGS: Http1Settings = {
   maxHeadersBytes: 60 * 1024,
@@ -70,12 +71,12 @@ export class ServiceInvokerImpl implements ServiceInvoker {
       const settle = (fn: () => void): void => {
         if (settled) return
         settled = true
-        if (timer !== undefined) clearTimeout(timer)
+        timer?.disableTimer()
         fn()
         conn.close('NoFlush')
       }
       const timer = timeoutMs > 0
-        ? setTimeout(() => settle(() => reject(new InvokeError(RuntimeStatus.DEADLINE_EXCEEDED, 'ERR_DIRECT_INVOKE', `invoking ${req.appId}/${req.method} timed out after ${timeoutMs} ms`))), timeoutMs)
+        ? startTimer(timeoutMs, () => settle(() => reject(new InvokeError(RuntimeStatus.DEADLINE_EXCEEDED, 'ERR_DIRECT_INVOKE', `invoking ${req.appId}/${req.method} timed out after ${timeoutMs} ms`))))
         : undefined
       const chunks: Buffer[] = []
       let bodyBytes = 0

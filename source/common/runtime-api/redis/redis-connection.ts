@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { RuntimeStatus } from '../../../envoy/runtime-api/errors.js'
 import { RuntimeApiError } from '../runtime-api-error.js'
 import type { RedisSettings } from './metadata.js'
+import { startTimer } from '../../event/timer-impl.js'
 
 export interface RedisConnectionOptions {
   /** Shows in `CLIENT LIST` as `envoy-ts:<label>` (e.g. `state:statestore`). */
@@ -142,14 +143,14 @@ export class RedisConnection {
     return new Promise((resolve) => {
       const c = this.client
       const done = (ok: boolean): void => {
-        clearTimeout(timer)
+        timer.disableTimer()
         c.off('ready', onReady)
         c.off('end', onEnd)
         resolve(ok)
       }
       const onReady = (): void => done(true)
       const onEnd = (): void => done(false)
-      const timer = setTimeout(() => done(c.status === 'ready'), ms)
+      const timer = startTimer(ms, () => done(c.status === 'ready'))
       c.once('ready', onReady)
       c.once('end', onEnd)
     })

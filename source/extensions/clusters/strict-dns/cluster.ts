@@ -14,6 +14,8 @@ import { endpointHostSnapshot } from '../../../common/upstream/host-impl.js'
 import { durationToMs } from '../../../common/protobuf/duration.js'
 import type { Cluster, Cluster_DnsLookupFamily } from '../../../common/protobuf/generated/envoy/config/cluster/v3.js'
 import type { LbEndpoint, LocalityLbEndpoints } from '../../../common/protobuf/generated/envoy/config/endpoint/v3.js'
+import { startTimer } from '../../../common/event/timer-impl.js'
+import type { Timer } from '../../../envoy/event/timer.js'
 
 /** Envoy's default `dns_refresh_rate`. */
 export const DEFAULT_DNS_REFRESH_MS = 5000
@@ -128,7 +130,7 @@ export class DnsResolveTarget {
   private readonly refreshMs: number
   private readonly backoff: FailureBackoff
   private readonly onResult: (r: ResolveOutcome) => void
-  private timer: NodeJS.Timeout | undefined
+  private timer: Timer | undefined
   private stopped = false
 
   constructor(ctx: DiscoveryContext, hostname: string, onResult: (r: ResolveOutcome) => void) {
@@ -146,7 +148,7 @@ export class DnsResolveTarget {
 
   stop(): void {
     this.stopped = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer?.disableTimer()
     this.timer = undefined
   }
 
@@ -166,7 +168,7 @@ export class DnsResolveTarget {
     this.onResult(outcome)
     if (this.stopped) return
     // Ref'd on purpose: the cluster manager owns its timers until shutdown().
-    this.timer = setTimeout(() => void this.resolve(), delay)
+    this.timer = startTimer(delay, () => void this.resolve())
   }
 }
 

@@ -150,6 +150,20 @@ describe('Http1Parser: requests', () => {
     })
   }
 
+  it('bounds chunk extensions: a chunk-size line over 4 KiB, and extensions that with the head pass the header limit', () => {
+    const te = 'Transfer-Encoding: chunked\r\n\r\n'
+    for (const [type, start] of [['request', `POST / HTTP/1.1\r\nHost: h\r\n${te}`], ['response', `HTTP/1.1 200 OK\r\n${te}`]] as const) {
+      const huge = `${start}5;x=${'a'.repeat(60_000)}\r\nhello\r\n0\r\n\r\n`
+      assert.equal(run(type, huge).error, '400 http1.codec_error', `${type}: at once`)
+      assert.equal(run(type, huge, 1000).error, '400 http1.codec_error', `${type}: in pieces`)
+      const atLimit = `${start}5;x=${'a'.repeat(4096 - 7)}\r\nhello\r\n0\r\n\r\n`
+      assert.equal(run(type, atLimit).error, undefined, `${type}: a 4096-byte line is fine`)
+      const many = `${start}${`1;e=${'b'.repeat(200)}\r\nz\r\n`.repeat(8)}0\r\n\r\n`
+      assert.equal(run(type, many, 0, { maxHeadersBytes: 1024 }).error, '400 http1.codec_error', `${type}: many short extensions`)
+      assert.equal(run(type, many, 0, { maxHeadersBytes: 4096 }).error, undefined, `${type}: within a larger limit`)
+    }
+  })
+
   it('limits header count and bytes (431), both at once and trickling in', () => {
     const many = `GET / HTTP/1.1\r\n${'X: y\r\n'.repeat(6)}\r\n`
     assert.equal(run('request', many, 0, { maxHeadersCount: 5 }).error, '431 http1.too_many_headers')

@@ -1,5 +1,7 @@
 import { BufferImpl } from '../../../../common/buffer/buffer-impl.js'
 import type { BufferInstance } from '../../../../envoy/buffer/buffer.js'
+import { startTimer } from '../../../../common/event/timer-impl.js'
+import type { Timer } from '../../../../envoy/event/timer.js'
 
 /** Timers and a monotonic clock (ms); injectable so tests need not sleep. */
 export interface FaultTimers {
@@ -8,9 +10,10 @@ export interface FaultTimers {
   now(): number
 }
 
+/** The real ones: any delay a header or config gives (fault delays may exceed 24.8 days). */
 export const systemTimers: FaultTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimeout: (fn, ms) => startTimer(ms, fn),
+  clearTimeout: (handle) => (handle as Timer).disableTimer(),
   now: () => performance.now(),
 }
 

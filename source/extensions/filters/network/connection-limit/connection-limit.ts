@@ -5,6 +5,7 @@ import {
 } from '../../../../envoy/network/filter.js'
 import type { RuntimeSnapshot } from '../../../../envoy/runtime/runtime.js'
 import type { Counter, Gauge, Scope } from '../../../../envoy/stats/stats.js'
+import { startTimer } from '../../../../common/event/timer-impl.js'
 
 /** What Envoy puts in the connection's termination details when it rejects. */
 export const OVER_CONNECTION_LIMIT = 'over_connection_limit'
@@ -27,8 +28,8 @@ export function connectionLimitStats(scope: Scope, statPrefix: string): Connecti
 export type TimerFactory = (ms: number, cb: () => void) => () => void
 
 export const nodeTimer: TimerFactory = (ms, cb) => {
-  const t = setTimeout(cb, ms)
-  return () => clearTimeout(t)
+  const t = startTimer(ms, cb)
+  return () => t.disableTimer()
 }
 
 /** Index of the connection count in the shared Int32Array. */

@@ -11,6 +11,8 @@ import type { Cancellable, ClusterManager, PoolFailureReason } from '../../../..
 import type { Host } from '../../../../envoy/upstream/host.js'
 import type { LoadBalancerContext } from '../../../../envoy/upstream/load-balancer.js'
 import type { TcpProxyConfig } from './tcp-proxy-config.js'
+import { startTimer, startPeriodicTimer } from '../../../../common/event/timer-impl.js'
+import type { Timer } from '../../../../envoy/event/timer.js'
 
 /**
  * Proxies one downstream connection to one upstream connection (Envoy's TcpProxy::Filter):
@@ -27,10 +29,10 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
   private pending: Cancellable | undefined
   private clusterName: string | undefined
   private attempts = 0
-  private idleTimer: NodeJS.Timeout | undefined
-  private durationTimer: NodeJS.Timeout | undefined
-  private flushTimer: NodeJS.Timeout | undefined
-  private retryTimer: NodeJS.Timeout | undefined
+  private idleTimer: Timer | undefined
+  private durationTimer: Timer | undefined
+  private flushTimer: Timer | undefined
+  private retryTimer: Timer | undefined
   private downstreamPaused = false
   private logged = false
   private closing = false
@@ -67,10 +69,10 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
     info.upstreamCluster = this.clusterName
     if (this.config.maxDownstreamDurationMs > 0) {
       const jitter = this.config.maxDownstreamDurationMs * (this.config.durationJitterPercent / 100) * Math.random()
-      this.durationTimer = setTimeout(() => this.onDurationTimeout(), this.config.maxDownstreamDurationMs + jitter)
+      this.durationTimer = startTimer(this.config.maxDownstreamDurationMs + jitter, () => this.onDurationTimeout())
     }
     if (this.config.accessLogFlushIntervalMs > 0) {
-      this.flushTimer = setInterval(() => this.emitAccessLog('TcpPeriodic'), this.config.accessLogFlushIntervalMs)
+      this.flushTimer = startPeriodicTimer(this.config.accessLogFlushIntervalMs, () => this.emitAccessLog('TcpPeriodic'))
     }
     this.connectUpstream()
     return FilterStatus.StopIteration
@@ -171,7 +173,7 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
       onBelowWriteBufferLowWatermark: () => this.resumeDownstream(),
     })
     conn.initializeReadFilters()
-    if (this.config.idleTimeoutMs > 0) this.idleTimer = setTimeout(() => this.onIdleTimeout(), this.config.idleTimeoutMs)
+    if (this.config.idleTimeoutMs > 0) this.idleTimer = startTimer(this.config.idleTimeoutMs, () => this.onIdleTimeout())
     if (this.config.flushAccessLogOnConnected) this.emitAccessLog('TcpUpstreamConnected')
     // Release what the downstream sent while we connected.
     this.downstream.readDisable(false)
@@ -186,7 +188,7 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
     if ((reason === 'RemoteConnectionFailure' || reason === 'Timeout' || reason === 'LocalConnectionFailure') &&
       this.attempts < this.config.maxConnectAttempts && this.downstream.state() === 'Open') {
       const delay = this.config.backoffMs(this.attempts + 1)
-      if (delay > 0) this.retryTimer = setTimeout(() => this.connectUpstream(), delay)
+      if (delay > 0) this.retryTimer = startTimer(delay, () => this.connectUpstream())
       else this.connectUpstream()
       return
     }
@@ -259,8 +261,7 @@ export class TcpProxyFilter implements ReadFilter, ConnectionCallbacks {
   private finish(): void {
     if (this.closing) return
     this.closing = true
-    for (const t of [this.idleTimer, this.durationTimer, this.retryTimer]) if (t !== undefined) clearTimeout(t)
-    if (this.flushTimer !== undefined) clearInterval(this.flushTimer)
+    for (const t of [this.idleTimer, this.durationTimer, this.retryTimer, this.flushTimer]) t?.disableTimer()
     this.downstream.streamInfo.endTimeMonotonic ??= performance.now()
     this.emitAccessLog('TcpConnectionEnd')
   }

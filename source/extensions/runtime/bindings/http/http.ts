@@ -4,6 +4,8 @@ import type { Logger } from 'pino'
 import { RuntimeApiError } from '../../../../common/runtime-api/runtime-api-error.js'
 import type { OutputBinding } from '../../../../envoy/runtime-api/components.js'
 import { RuntimeStatus, type RuntimeStatusCode } from '../../../../envoy/runtime-api/errors.js'
+import { startTimer } from '../../../../common/event/timer-impl.js'
+import type { Timer } from '../../../../envoy/event/timer.js'
 
 export interface HttpBindingOptions {
   url: URL
@@ -121,13 +123,13 @@ export class HttpOutputBinding implements OutputBinding {
         reject(bindingError(RuntimeStatus.INVALID_ARGUMENT, `invalid request: ${(err as Error).message}`))
         return
       }
-      let timer: NodeJS.Timeout | undefined
+      let timer: Timer | undefined
       if (this.options.responseTimeoutMs !== undefined) {
         const ms = this.options.responseTimeoutMs
-        timer = setTimeout(() => req.destroy(bindingError(RuntimeStatus.INTERNAL, `no response within ${ms}ms`)), ms)
+        timer = startTimer(ms, () => req.destroy(bindingError(RuntimeStatus.INTERNAL, `no response within ${ms}ms`)))
       }
       const fail = (err: Error): void => {
-        clearTimeout(timer)
+        timer?.disableTimer()
         reject('status' in err ? err : bindingError(RuntimeStatus.INTERNAL, err.message))
       }
       req.on('error', fail)
@@ -138,7 +140,7 @@ export class HttpOutputBinding implements OutputBinding {
         const done = (): void => {
           if (finished) return
           finished = true
-          clearTimeout(timer)
+          timer?.disableTimer()
           const headersOut: Record<string, string> = {}
           for (const [k, v] of Object.entries(res.headers)) {
             if (v === undefined) continue

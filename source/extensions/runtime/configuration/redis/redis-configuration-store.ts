@@ -5,6 +5,8 @@ import { LuaScript } from '../../../../common/runtime-api/redis/lua-script.js'
 import type { RedisSettings } from '../../../../common/runtime-api/redis/metadata.js'
 import { isReplyError, RedisConnection } from '../../../../common/runtime-api/redis/redis-connection.js'
 import { RuntimeApiError } from '../../../../common/runtime-api/runtime-api-error.js'
+import { startPeriodicTimer } from '../../../../common/event/timer-impl.js'
+import type { Timer } from '../../../../envoy/event/timer.js'
 
 /**
  * Saves `value||version` strings. An empty version becomes the stored one plus 1 (1 for a new
@@ -167,7 +169,7 @@ class ConfigSubscription {
   private readonly onChange: (items: ConfigurationItem[]) => void
   private last = new Map<string, string | null>()
   private subscriber: RedisConnection | undefined
-  private pollTimer: NodeJS.Timeout | undefined
+  private pollTimer: Timer | undefined
   private polling = false
   private stopped = false
 
@@ -182,13 +184,13 @@ class ConfigSubscription {
     if (await this.store.enableKeyspaceEvents()) {
       await this.listen()
     } else {
-      this.pollTimer = setInterval(() => void this.poll(), this.store.pollIntervalMs)
+      this.pollTimer = startPeriodicTimer(this.store.pollIntervalMs, () => void this.poll())
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true
-    if (this.pollTimer !== undefined) clearInterval(this.pollTimer)
+    this.pollTimer?.disableTimer()
     await this.subscriber?.close()
   }
 
@@ -220,7 +222,7 @@ class ConfigSubscription {
   private async resume(): Promise<void> {
     try {
       if (!(await this.store.enableKeyspaceEvents()) && this.pollTimer === undefined && !this.stopped) {
-        this.pollTimer = setInterval(() => void this.poll(), this.store.pollIntervalMs)
+        this.pollTimer = startPeriodicTimer(this.store.pollIntervalMs, () => void this.poll())
       }
     } catch (err) {
       this.store.logger.debug({ store: this.store.name, err: (err as Error).message }, 'redis configuration: re-enabling notifications failed')

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { RuntimeApiError } from '../../../../common/runtime-api/runtime-api-error.js'
 import type { DeliveryStatus, PubSub, PubSubMessage } from '../../../../envoy/runtime-api/components.js'
 import { RuntimeStatus } from '../../../../envoy/runtime-api/errors.js'
+import { startTimer } from '../../../../common/event/timer-impl.js'
 
 export interface InMemoryPubSubOptions {
   /** Undelivered messages a subscription may hold; publishing beyond it fails RESOURCE_EXHAUSTED. */
@@ -194,12 +195,12 @@ class TopicSubscription {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
+      const t = startTimer(ms, () => {
         this.wake = undefined
         resolve()
-      }, ms)
+      })
       this.wake = () => {
-        clearTimeout(t)
+        t.disableTimer()
         this.wake = undefined
         resolve()
       }

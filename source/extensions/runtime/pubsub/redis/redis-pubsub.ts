@@ -6,6 +6,8 @@ import { RuntimeStatus } from '../../../../envoy/runtime-api/errors.js'
 import type { RedisSettings } from '../../../../common/runtime-api/redis/metadata.js'
 import { isReplyError, RedisConnection } from '../../../../common/runtime-api/redis/redis-connection.js'
 import { RuntimeApiError } from '../../../../common/runtime-api/runtime-api-error.js'
+import { delay, startPeriodicTimer } from '../../../../common/event/timer-impl.js'
+import type { Timer } from '../../../../envoy/event/timer.js'
 
 export interface RedisPubSubOptions {
   name: string
@@ -119,7 +121,7 @@ class StreamSubscription {
   private groupReady = false
   private stopped = false
   private loop: Promise<void> | undefined
-  private reclaimTimer: NodeJS.Timeout | undefined
+  private reclaimTimer: Timer | undefined
   private reclaiming = false
   private idleWaiter: (() => void) | undefined
   // A semaphore of `concurrency` handler calls.
@@ -142,14 +144,14 @@ class StreamSubscription {
     }
     this.loop = this.readLoop()
     if (this.p.redeliverIntervalMs > 0 && this.p.processingTimeoutMs > 0) {
-      this.reclaimTimer = setInterval(() => void this.reclaim(), this.p.redeliverIntervalMs)
+      this.reclaimTimer = startPeriodicTimer(this.p.redeliverIntervalMs, () => void this.reclaim())
     }
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer)
+    this.reclaimTimer?.disableTimer()
     for (const w of this.slotWaiters.splice(0)) w()
     // Aborts a blocked XREADGROUP.
     await this.p.reader.close()
@@ -339,5 +341,5 @@ class StreamSubscription {
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+  return delay(ms)
 }
