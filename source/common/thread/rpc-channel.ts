@@ -57,7 +57,14 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
         }, timeoutMs)
         : undefined
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
-      this.port.postMessage({ rpc: 'req', id, method, params } satisfies Envelope)
+      try {
+        this.port.postMessage({ rpc: 'req', id, method, params } satisfies Envelope)
+      } catch (err) {
+        // Parameters that cannot be structured-cloned (a function, a symbol): fail this call only.
+        this.pending.delete(id)
+        if (timer !== undefined) clearTimeout(timer)
+        reject(new EnvoyTsError(ErrorCode.INTERNAL, `${method}: cannot send the request: ${(err as Error).message}`))
+      }
     })
   }
 
@@ -101,6 +108,11 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
     }
   }
 
+  /**
+   * Runs a handler and always answers: its result, or `{ code, message }` when it throws,
+   * rejects, or returns something structured clone cannot copy. Nothing a handler does (or a
+   * request's content makes it do) escapes as an unhandled rejection.
+   */
   private async serve(id: number, method: string, params: unknown): Promise<void> {
     const fn = this.handlers.get(method)
     let reply: Envelope
@@ -108,8 +120,26 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
       if (fn === undefined) throw new EnvoyTsError(ErrorCode.INTERNAL, `no handler for ${method}`)
       reply = { rpc: 'res', id, result: await fn(params) }
     } catch (err) {
-      reply = { rpc: 'res', id, error: serializeError(err) }
+      reply = { rpc: 'res', id, error: safeError(err) }
     }
-    this.port.postMessage(reply)
+    try {
+      this.port.postMessage(reply)
+    } catch (err) {
+      const message = `${method}: the reply cannot be sent: ${(err as Error).message}`
+      try {
+        this.port.postMessage({ rpc: 'res', id, error: { code: ErrorCode.INTERNAL, message } } satisfies Envelope)
+      } catch {
+        // The port is closed: the caller's side is gone and fails its own calls.
+      }
+    }
+  }
+}
+
+/** serializeError, falling back to a plain INTERNAL error when the thrown value is odd. */
+function safeError(err: unknown): SerializedError {
+  try {
+    return serializeError(err)
+  } catch {
+    return { code: ErrorCode.INTERNAL, message: 'handler failed with a value that is not an Error' }
   }
 }

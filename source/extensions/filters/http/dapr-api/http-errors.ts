@@ -1,5 +1,6 @@
 import { RuntimeStatus, type RuntimeStatusCode } from '../../../../envoy/runtime-api/errors.js'
 import { isRuntimeApiErrorData, RuntimeApiError } from '../../../../common/runtime-api/runtime-api-error.js'
+import { own } from '../../../../common/common/own-keys.js'
 
 /** A Dapr HTTP API error: the status and Dapr's `{ "errorCode", "message" }` body. */
 export interface DaprHttpError {
@@ -108,7 +109,7 @@ export function httpErrorOf(err: unknown): DaprHttpError {
   if (!isRuntimeApiErrorData(err)) {
     return { status: 500, errorCode: 'ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) }
   }
-  const status = byCause(err.errorCode, err.status) ?? BY_CODE[err.errorCode] ?? fromGrpc(err.status)
+  const status = byCause(err.errorCode, err.status) ?? own(BY_CODE, err.errorCode) ?? fromGrpc(err.status)
   return { status, errorCode: err.errorCode === '' ? 'ERR_INTERNAL' : err.errorCode, message: err.message }
 }
 
