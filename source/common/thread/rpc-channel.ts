@@ -41,9 +41,16 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
   private readonly handlers = new Map<string, (params: unknown) => unknown>()
   private readonly listeners = new Map<string, Array<(data: unknown) => void>>()
   private readonly onMessage = (m: unknown): void => this.dispatch(m)
+  private readonly onError: (err: unknown, where: string) => void
 
-  constructor(port: PortLike) {
+  /**
+   * `onError` hears about an event listener that threw (the event is otherwise dropped); by
+   * default it becomes a process warning. Nothing that happens while dispatching a message
+   * escapes as an uncaught exception.
+   */
+  constructor(port: PortLike, onError?: (err: unknown, where: string) => void) {
     this.port = port
+    this.onError = onError ?? ((err, where) => process.emitWarning(`${where}: ${err instanceof Error ? err.message : String(err)}`, 'RpcChannelWarning'))
     port.on('message', this.onMessage)
   }
 
@@ -104,7 +111,13 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
     } else if (m.rpc === 'req') {
       void this.serve(m.id, m.method, m.params)
     } else {
-      for (const fn of this.listeners.get(m.name) ?? []) fn(m.data)
+      for (const fn of this.listeners.get(m.name) ?? []) {
+        try {
+          fn(m.data)
+        } catch (err) {
+          this.onError(err, `listener of ${m.name}`)
+        }
+      }
     }
   }
 

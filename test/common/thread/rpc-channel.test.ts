@@ -8,6 +8,8 @@ import { after, describe, it } from 'node:test'
 import { MessageChannel } from 'node:worker_threads'
 import { RpcChannel } from '../../../source/common/thread/rpc-channel.js'
 
+type Events = { ping: number }
+
 type Methods = {
   echo: { params: string; result: string }
   fn: { params: null; result: unknown }
@@ -18,8 +20,9 @@ type Methods = {
 
 describe('RpcChannel', () => {
   const { port1, port2 } = new MessageChannel()
-  const client = new RpcChannel<Methods, Record<never, never>, Record<never, never>, Record<never, never>>(port1)
-  const server = new RpcChannel<Record<never, never>, Methods, Record<never, never>, Record<never, never>>(port2)
+  const listenerErrors: string[] = []
+  const client = new RpcChannel<Methods, Record<never, never>, Events, Record<never, never>>(port1)
+  const server = new RpcChannel<Record<never, never>, Methods, Record<never, never>, Events>(port2, (err, where) => listenerErrors.push(`${where}: ${(err as Error).message}`))
   const unhandled: unknown[] = []
   const onUnhandled = (r: unknown): void => { unhandled.push(r) }
   process.on('unhandledRejection', onUnhandled)
@@ -45,6 +48,17 @@ describe('RpcChannel', () => {
     await assert.rejects(client.call('rejects', null), /no/)
     await assert.rejects(client.call('missing', null), /no handler for missing/)
     assert.equal(await client.call('echo', 'ok'), 'ok')
+  })
+
+  it('reports an event listener that throws and keeps dispatching', async () => {
+    const seen: number[] = []
+    server.on('ping', (n) => { if (n === 1) throw new Error('listener bug') })
+    server.on('ping', (n) => { seen.push(n) })
+    client.emit('ping', 1)
+    client.emit('ping', 2)
+    assert.equal(await client.call('echo', 'after events'), 'after events')
+    assert.deepEqual(seen, [1, 2])
+    assert.deepEqual(listenerErrors, ['listener of ping: listener bug'])
   })
 
   it('fails a call whose parameters cannot be cloned without sending it', async () => {
