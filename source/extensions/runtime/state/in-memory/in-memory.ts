@@ -180,8 +180,8 @@ export class InMemoryStateStore implements StateStore {
   }
 
   private project(changes: ReadonlyArray<readonly [string, Uint8Array | undefined]>): { keys: number; bytes: number } {
-    const last = new Map<string, Uint8Array | undefined>()
-    for (const [key, value] of changes) last.set(key, value)
+    // One change (the common SaveState of one item) needs no de-duplication.
+    const last: Iterable<readonly [string, Uint8Array | undefined]> = changes.length === 1 ? changes : new Map(changes)
     let keys = this.items.size
     let bytes = this.bytes
     for (const [key, value] of last) {
