@@ -1,4 +1,5 @@
 import type { HeaderMap } from '../../envoy/http/header-map.js'
+import { own, setOwn } from '../common/own-keys.js'
 
 /** Entries a HeaderMapImpl can be built from. Names are lower-cased. */
 export type HeaderMapInit = Iterable<readonly [string, string]> | Readonly<Record<string, string | readonly string[]>>
@@ -129,7 +130,8 @@ export class HeaderMapImpl implements HeaderMap {
     const o: Record<string, string> = {}
     for (let i = 0; i < this.names.length; i++) {
       const n = this.names[i]!
-      o[n] = o[n] === undefined ? this.values[i]! : `${o[n]},${this.values[i]!}`
+      const prev = own(o, n) // names come from clients: `constructor` is not a header seen before
+      setOwn(o, n, prev === undefined ? this.values[i]! : `${prev},${this.values[i]!}`)
     }
     return o
   }

@@ -1,5 +1,6 @@
 import { ErrorCode } from '../errors/codes.js'
 import { ConfigError } from '../errors/envoy-ts-error.js'
+import { own } from '../common/own-keys.js'
 
 /**
  * Reads a component's `metadata` (a Struct: values may be strings, numbers or booleans, as in
@@ -20,13 +21,13 @@ export class ComponentMetadata {
   }
 
   has(field: string): boolean {
-    const v = this.values[field]
+    const v = own(this.values, field)
     return v !== undefined && v !== null && v !== ''
   }
 
   string(field: string, fallback: string): string {
     if (!this.has(field)) return fallback
-    const v = this.values[field]
+    const v = own(this.values, field)
     if (typeof v === 'string') return v
     if (typeof v === 'number' || typeof v === 'boolean') return String(v)
     throw this.invalid(field, `must be a string, got ${JSON.stringify(v)}`)
@@ -39,7 +40,7 @@ export class ComponentMetadata {
 
   bool(field: string, fallback: boolean): boolean {
     if (!this.has(field)) return fallback
-    const v = this.values[field]
+    const v = own(this.values, field)
     if (typeof v === 'boolean') return v
     if (v === 'true' || v === '1') return true
     if (v === 'false' || v === '0') return false
@@ -48,7 +49,7 @@ export class ComponentMetadata {
 
   int(field: string, fallback: number, min = Number.MIN_SAFE_INTEGER): number {
     if (!this.has(field)) return fallback
-    const v = this.values[field]
+    const v = own(this.values, field)
     const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN
     if (!Number.isSafeInteger(n) || n < min) throw this.invalid(field, `must be an integer >= ${min}, got ${JSON.stringify(v)}`)
     return n
@@ -57,7 +58,7 @@ export class ComponentMetadata {
   /** A nested object (Struct) field, or undefined. */
   object(field: string): Record<string, unknown> | undefined {
     if (!this.has(field)) return undefined
-    const v = this.values[field]
+    const v = own(this.values, field)
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>
     if (typeof v === 'string') {
       try {

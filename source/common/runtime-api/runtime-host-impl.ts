@@ -10,6 +10,7 @@ import type { RuntimeAppSubscription, RuntimeCallParams, RuntimeResult, RuntimeS
 import type { RuntimeComponents, RuntimeHostApi } from '../../envoy/runtime-api/runtime-host.js'
 import type { SubscriptionManager } from '../../envoy/runtime-api/subscriptions.js'
 import type { MainEvents, MainMethods, WorkerEvents, WorkerMethods } from '../../envoy/server/worker.js'
+import { apiTokenFromEnv, DAPR_API_TOKEN_ENV } from './api-token.js'
 import { PROXY_METHODS } from './proxy-methods.js'
 import { RuntimeApiError, isRuntimeApiErrorData } from './runtime-api-error.js'
 import { declaredComponents, RuntimeComponentsImpl, unknownTypeError } from './runtime-components.js'
@@ -64,6 +65,7 @@ export class RuntimeHostImpl implements RuntimeHostApi {
   private nextSubscription = 1
   private subscriptionManager: SubscriptionManager | undefined
   private started = false
+  private envTokenLogged = false
 
   constructor(o: RuntimeHostOptions) {
     this.registry = o.registry
@@ -131,6 +133,11 @@ export class RuntimeHostImpl implements RuntimeHostApi {
 
   // RuntimeHostApi
   components(config: RuntimeApi, path: string): RuntimeComponents {
+    if (!this.envTokenLogged && apiTokenFromEnv(config.api_token)) {
+      // Once per process, and never the token itself.
+      this.envTokenLogged = true
+      this.log.info({ env: DAPR_API_TOKEN_ENV, first: path }, `runtime API: ${DAPR_API_TOKEN_ENV} is set; every runtime API without api_token requires it as dapr-api-token`)
+    }
     const errors: string[] = []
     const entries: Built[] = []
     const ctx = { log: this.log, appId: config.app?.app_id ?? '' }

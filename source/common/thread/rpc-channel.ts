@@ -43,9 +43,16 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
   private readonly handlers = new Map<string, (params: unknown) => unknown>()
   private readonly listeners = new Map<string, Array<(data: unknown) => void>>()
   private readonly onMessage = (m: unknown): void => this.dispatch(m)
+  private readonly onError: (err: unknown, where: string) => void
 
-  constructor(port: PortLike) {
+  /**
+   * `onError` hears about an event listener that threw (the event is otherwise dropped); by
+   * default it becomes a process warning. Nothing that happens while dispatching a message
+   * escapes as an uncaught exception.
+   */
+  constructor(port: PortLike, onError?: (err: unknown, where: string) => void) {
     this.port = port
+    this.onError = onError ?? ((err, where) => process.emitWarning(`${where}: ${err instanceof Error ? err.message : String(err)}`, 'RpcChannelWarning'))
     port.on('message', this.onMessage)
   }
 
@@ -59,7 +66,14 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
         })
         : undefined
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
-      this.port.postMessage({ rpc: 'req', id, method, params } satisfies Envelope)
+      try {
+        this.port.postMessage({ rpc: 'req', id, method, params } satisfies Envelope)
+      } catch (err) {
+        // Parameters that cannot be structured-cloned (a function, a symbol): fail this call only.
+        this.pending.delete(id)
+        if (timer !== undefined) clearTimeout(timer)
+        reject(new EnvoyTsError(ErrorCode.INTERNAL, `${method}: cannot send the request: ${(err as Error).message}`))
+      }
     })
   }
 
@@ -99,10 +113,21 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
     } else if (m.rpc === 'req') {
       void this.serve(m.id, m.method, m.params)
     } else {
-      for (const fn of this.listeners.get(m.name) ?? []) fn(m.data)
+      for (const fn of this.listeners.get(m.name) ?? []) {
+        try {
+          fn(m.data)
+        } catch (err) {
+          this.onError(err, `listener of ${m.name}`)
+        }
+      }
     }
   }
 
+  /**
+   * Runs a handler and always answers: its result, or `{ code, message }` when it throws,
+   * rejects, or returns something structured clone cannot copy. Nothing a handler does (or a
+   * request's content makes it do) escapes as an unhandled rejection.
+   */
   private async serve(id: number, method: string, params: unknown): Promise<void> {
     const fn = this.handlers.get(method)
     let reply: Envelope
@@ -110,8 +135,26 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
       if (fn === undefined) throw new EnvoyTsError(ErrorCode.INTERNAL, `no handler for ${method}`)
       reply = { rpc: 'res', id, result: await fn(params) }
     } catch (err) {
-      reply = { rpc: 'res', id, error: serializeError(err) }
+      reply = { rpc: 'res', id, error: safeError(err) }
     }
-    this.port.postMessage(reply)
+    try {
+      this.port.postMessage(reply)
+    } catch (err) {
+      const message = `${method}: the reply cannot be sent: ${(err as Error).message}`
+      try {
+        this.port.postMessage({ rpc: 'res', id, error: { code: ErrorCode.INTERNAL, message } } satisfies Envelope)
+      } catch {
+        // The port is closed: the caller's side is gone and fails its own calls.
+      }
+    }
+  }
+}
+
+/** serializeError, falling back to a plain INTERNAL error when the thrown value is odd. */
+function safeError(err: unknown): SerializedError {
+  try {
+    return serializeError(err)
+  } catch {
+    return { code: ErrorCode.INTERNAL, message: 'handler failed with a value that is not an Error' }
   }
 }

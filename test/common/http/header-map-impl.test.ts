@@ -129,4 +129,14 @@ describe('header helpers', () => {
     assert.equal(lookupKnownName('Hast', 0, 4), undefined)
     assert.equal(lookupKnownName('x-unknown-header', 0, 16), undefined)
   })
+
+  it('toJSON keeps Object.prototype member names as ordinary headers (issue 18)', () => {
+    const h = new HeaderMapImpl([['constructor', 'a'], ['__proto__', 'b'], ['tostring', 'c'], ['__proto__', 'd']])
+    const o = h.toJSON()
+    assert.deepEqual(Object.keys(o), ['constructor', '__proto__', 'tostring'])
+    assert.equal(o['constructor'], 'a')
+    assert.ok(Object.hasOwn(o, '__proto__'))
+    assert.equal(Object.getOwnPropertyDescriptor(o, '__proto__')?.value, 'b,d')
+    assert.equal(Object.getPrototypeOf(o), Object.prototype)
+  })
 })

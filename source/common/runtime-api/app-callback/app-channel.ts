@@ -7,6 +7,7 @@ import { loadSchema } from '../../protobuf/schema.js'
 import { toProtoStruct, topicEventFields, type DeliveredEvent } from './cloud-event.js'
 import { buildRouteRules, type RouteRule } from './route-rules.js'
 import { startTimer } from '../../event/timer-impl.js'
+import { setOwn } from '../../common/own-keys.js'
 
 /** One subscription the app asked for (Dapr's programmatic subscription). */
 export interface AppSubscription {
@@ -54,7 +55,7 @@ function metadataHeaders(m: PubSubMessage): Record<string, string> {
   for (const [k, v] of Object.entries(m.metadata)) {
     const key = k.toLowerCase()
     if (!TOKEN.test(k) || RESERVED_HEADERS.has(key) || key.startsWith(':') || /[\r\n\0]/.test(v)) continue
-    out[key] = v
+    setOwn(out, key, v)
   }
   out['pubsubname'] = m.pubsubName
   return out
@@ -116,7 +117,7 @@ function str(v: unknown): string {
 function stringMap(v: unknown): Record<string, string> {
   const out: Record<string, string> = {}
   if (v === null || typeof v !== 'object') return out
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (typeof x === 'string') out[k] = x
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (typeof x === 'string') setOwn(out, k, x)
   return out
 }
 

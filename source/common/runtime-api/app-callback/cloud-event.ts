@@ -1,4 +1,5 @@
 import type { PubSubMessage } from '../../../envoy/runtime-api/components.js'
+import { own, setOwn } from '../../common/own-keys.js'
 
 /** A message as the app receives it: the CloudEvent (parsed) and the HTTP body that carries it. */
 export interface DeliveredEvent {
@@ -65,7 +66,10 @@ export interface TopicEventFields {
  * `data_base64` that is not a string.
  */
 export function topicEventFields(event: Record<string, unknown>): TopicEventFields {
-  const str = (k: string): string => typeof event[k] === 'string' ? event[k] as string : ''
+  const str = (k: string): string => {
+    const v = own(event, k)
+    return typeof v === 'string' ? v : ''
+  }
   const contentType = str('datacontenttype')
   let data: Uint8Array = new Uint8Array()
   const b64 = event['data_base64']
@@ -81,7 +85,7 @@ export function topicEventFields(event: Record<string, unknown>): TopicEventFiel
     }
   }
   const extensions: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(event)) if (!CE_ATTRIBUTES.has(k)) extensions[k] = v
+  for (const [k, v] of Object.entries(event)) if (!CE_ATTRIBUTES.has(k)) setOwn(extensions, k, v)
   return {
     id: str('id'),
     source: str('source'),
@@ -129,6 +133,6 @@ export function toProtoValue(v: unknown): Record<string, unknown> {
 
 export function toProtoStruct(o: Record<string, unknown>): { fields: Record<string, Record<string, unknown>> } {
   const fields: Record<string, Record<string, unknown>> = {}
-  for (const [k, v] of Object.entries(o)) fields[k] = toProtoValue(v)
+  for (const [k, v] of Object.entries(o)) setOwn(fields, k, toProtoValue(v))
   return { fields }
 }

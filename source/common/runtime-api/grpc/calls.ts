@@ -5,6 +5,7 @@ import {
   type ServerUnaryCall, type ServerWritableStream,
 } from '@grpc/grpc-js'
 import { RuntimeStatus } from '../../../envoy/runtime-api/errors.js'
+import { effectiveApiToken } from '../api-token.js'
 import { isRuntimeApiErrorData, RuntimeApiError } from '../runtime-api-error.js'
 
 /** A failure as grpc-js sends it: status code and message. */
@@ -15,20 +16,24 @@ export function grpcError(err: unknown): Partial<ServerErrorResponse> & { code: 
 }
 
 /**
- * Dapr's API token check (`api_token` in the config): every call carries
- * `dapr-api-token: <token>` metadata or answers UNAUTHENTICATED. '' disables the check.
+ * Dapr's API token check (`api_token` in the config, else the `DAPR_API_TOKEN` environment
+ * variable): every call carries exactly one `dapr-api-token: <token>` metadata value or answers
+ * UNAUTHENTICATED (a second value, even after a right one, is refused). '' disables the check.
  */
 export class ApiTokenCheck {
   private readonly token: Buffer | undefined
 
   constructor(token: string) {
-    this.token = token === '' ? undefined : Buffer.from(token)
+    const effective = effectiveApiToken(token)
+    this.token = effective === '' ? undefined : Buffer.from(effective)
   }
 
   /** The error to answer, or undefined when the call may go on. */
   check(metadata: Metadata): RuntimeApiError | undefined {
     if (this.token === undefined) return undefined
-    const got = metadata.get('dapr-api-token')[0]
+    const values = metadata.get('dapr-api-token')
+    if (values.length > 1) return new RuntimeApiError(RuntimeStatus.UNAUTHENTICATED, 'ERR_UNAUTHENTICATED', 'authentication error: more than one dapr-api-token metadata value')
+    const got = values[0]
     if (got === undefined) return new RuntimeApiError(RuntimeStatus.UNAUTHENTICATED, 'ERR_UNAUTHENTICATED', 'authentication error: missing dapr-api-token metadata')
     const b = typeof got === 'string' ? Buffer.from(got) : got
     if (b.length !== this.token.length || !timingSafeEqual(b, this.token)) {

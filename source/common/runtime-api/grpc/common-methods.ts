@@ -15,6 +15,7 @@ import {
   type PGetBulkSecretRequest, type PGetBulkStateRequest, type PGetSecretRequest, type PGetStateRequest, type PInvokeBindingRequest,
   type PInvokeServiceRequest, type PPublishEventRequest, type PSaveStateRequest, type PStateItem,
 } from './messages.js'
+import { setOwn } from '../../common/own-keys.js'
 
 const NO_BYTES = Buffer.alloc(0)
 
@@ -44,7 +45,7 @@ function forwardedHeaders(md: Metadata): Record<string, string> {
   for (const [k, v] of Object.entries(md.getMap())) {
     if (typeof v !== 'string' || k.startsWith(':') || k.startsWith('grpc-') || k.endsWith('-bin')) continue
     if (k === 'content-type' || k === 'te' || k === 'user-agent' || k === 'dapr-api-token' || k === 'host') continue
-    out[k] = v
+    setOwn(out, k, v)
   }
   return out
 }
@@ -102,7 +103,7 @@ export function sharedMethods(ctx: RuntimeApiContext, auth: ApiTokenCheck): Unty
     GetBulkSecret: unary(auth, async (r: PGetBulkSecretRequest) => {
       const all = await getBulkSecret(ctx, r.store_name, nonEmpty(r.metadata))
       const data: Record<string, { secrets: Record<string, string> }> = {}
-      for (const [k, secrets] of Object.entries(all)) data[k] = { secrets }
+      for (const [k, secrets] of Object.entries(all)) setOwn(data, k, { secrets })
       return { data }
     }),
     InvokeService: unary(auth, async (r: PInvokeServiceRequest, call) => {

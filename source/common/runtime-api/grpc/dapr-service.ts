@@ -9,6 +9,7 @@ import { type ApiTokenCheck, serverStream, unary } from './calls.js'
 import { bulkPublishMethod, sharedMethods } from './common-methods.js'
 import { EMPTY, type StringMap } from './messages.js'
 import { topicEventsStream } from './topic-stream.js'
+import { setOwn } from '../../common/own-keys.js'
 
 /** Dapr's service (api/dapr/proto/runtime/v1/dapr.proto). */
 export const DAPR_SERVICE = 'dapr.proto.runtime.v1.Dapr'
@@ -19,7 +20,7 @@ const SUBSCRIPTION_TYPE_PROGRAMMATIC = 2
 /** ConfigurationItem list → Dapr's `map<key, {value, version, metadata}>`. */
 function daprItems(items: ConfigurationItem[]): Record<string, { value: string; version: string; metadata: Record<string, string> }> {
   const out: Record<string, { value: string; version: string; metadata: Record<string, string> }> = {}
-  for (const i of items) out[i.key] = { value: i.value, version: i.version, metadata: i.metadata ?? EMPTY }
+  for (const i of items) setOwn(out, i.key, { value: i.value, version: i.version, metadata: i.metadata ?? EMPTY })
   return out
 }
 

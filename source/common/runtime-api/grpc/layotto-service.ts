@@ -12,6 +12,7 @@ import { type ApiTokenCheck, bidiStream, clientStream, grpcError, readAll, serve
 import { sharedMethods } from './common-methods.js'
 import { EMPTY, type PAny, type StringMap } from './messages.js'
 import { topicEventsStream } from './topic-stream.js'
+import { setOwn } from '../../common/own-keys.js'
 
 /** Layotto's service (api/spec/proto/runtime/v1/runtime.proto). */
 export const LAYOTTO_SERVICE = 'spec.proto.runtime.v1.Runtime'
@@ -143,7 +144,7 @@ export function layottoService(ctx: RuntimeApiContext, auth: ApiTokenCheck): Unt
       const q = fileRequest(r)
       const info = await getFileMeta(ctx, q.store_name, q.name, nonEmpty(q.metadata))
       const metadata: Record<string, { value: string[] }> = {}
-      for (const [k, v] of Object.entries(info.metadata ?? {})) metadata[k] = { value: [v] }
+      for (const [k, v] of Object.entries(info.metadata ?? {})) setOwn(metadata, k, { value: [v] })
       return { size: info.size, last_modified: info.lastModified, response: { metadata } }
     }),
   }

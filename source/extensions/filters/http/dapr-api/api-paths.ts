@@ -1,5 +1,6 @@
 import { posix } from 'node:path'
 import type { HeaderMap } from '../../../../envoy/http/header-map.js'
+import { own, setOwn } from '../../../../common/common/own-keys.js'
 
 // Paths and headers of Dapr's HTTP API: versions, route patterns, invocation targets, and the
 // headers that cross to and from an invoked app.
@@ -27,7 +28,8 @@ export function forwardedHeaders(h: HeaderMap): Record<string, string> {
   const out: Record<string, string> = {}
   h.forEach((k, v) => {
     if (k.startsWith(':') || NOT_FORWARDED.has(k)) return
-    out[k] = out[k] === undefined ? v : `${out[k]}${k === 'cookie' ? '; ' : ', '}${v}`
+    const prev = own(out, k)
+    setOwn(out, k, prev === undefined ? v : `${prev}${k === 'cookie' ? '; ' : ', '}${v}`)
   })
   return out
 }

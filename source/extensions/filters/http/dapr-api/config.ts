@@ -9,6 +9,7 @@ import { HttpAppChannel } from './app-channel.js'
 import { DaprApiFilter, type DaprApiFilterShared, type DaprApiStats } from './dapr-api.js'
 import { API_NAMES, type ApiName } from './api-types.js'
 import { DaprHttpApi } from './dapr-http-api.js'
+import { effectiveApiToken } from '../../../../common/runtime-api/api-token.js'
 
 export const DAPR_API_FILTER_NAME = 'envoy_ts.filters.http.dapr_api'
 
@@ -46,7 +47,8 @@ export function createDaprApiShared(config: DaprApi, ctx: HttpFilterFactoryConte
     log,
     stats: { configurationDelivered: scope.counter('configuration.updates_delivered'), configurationFailed: scope.counter('configuration.updates_failed') },
   })
-  return { api, token: runtime.api_token === '' ? undefined : Buffer.from(runtime.api_token), stats }
+  const token = effectiveApiToken(runtime.api_token)
+  return { api, token: token === '' ? undefined : Buffer.from(token), stats }
 }
 
 /** envoy-ts's Dapr HTTP API filter: Dapr's `/v1.0/...` API on an HTTP connection manager. */

@@ -77,8 +77,8 @@ export class DaprApiFilter implements StreamDecoderFilter {
     stats.rqTotal.inc()
     stats.perApi[route.api].inc()
     const token = this.shared.token
-    if (token !== undefined && !route.public && !tokenMatches(token, headers.get('dapr-api-token'))) {
-      // Dapr's APITokenAuthMiddleware: a plain-text 401.
+    if (token !== undefined && !route.public && !tokenMatches(token, headers.getAll('dapr-api-token'))) {
+      // Dapr's APITokenAuthMiddleware: a plain-text 401 (also for a second, repeated token).
       stats.unauthorized.inc()
       this.respond({ status: 401, contentType: 'text/plain; charset=utf-8', body: Buffer.from('invalid api token\n') }, DaprApiDetails.Unauthorized)
       return FilterHeadersStatus.StopIteration

@@ -461,8 +461,9 @@ function noAppId(): Error {
 }
 
 /** Constant-time comparison of the `dapr-api-token` header with the configured token. */
-export function tokenMatches(expected: Buffer, got: string | undefined): boolean {
-  if (got === undefined) return false
-  const b = Buffer.from(got)
+export function tokenMatches(expected: Buffer, values: readonly string[]): boolean {
+  // Exactly one value: a repeated header is refused even when its first value is right.
+  if (values.length !== 1) return false
+  const b = Buffer.from(values[0]!)
   return b.length === expected.length && timingSafeEqual(b, expected)
 }

@@ -1,5 +1,6 @@
 import { RuntimeStatus, type RuntimeStatusCode } from '../../../../envoy/runtime-api/errors.js'
 import { isRuntimeApiErrorData, RuntimeApiError } from '../../../../common/runtime-api/runtime-api-error.js'
+import { own } from '../../../../common/common/own-keys.js'
 
 /** A Dapr HTTP API error: the status and Dapr's `{ "errorCode", "message" }` body. */
 export interface DaprHttpError {
@@ -88,11 +89,16 @@ function byCause(errorCode: string, status: RuntimeStatusCode): number | undefin
   switch (errorCode) {
     // Dapr's stateErrorResponse: ETagMismatch 409, ETagInvalid 400, anything else 500. The
     // components report a mismatch as FAILED_PRECONDITION (what Dapr's gRPC API answers).
+    // A store past its limits (state.in-memory) answers RESOURCE_EXHAUSTED: 429, as Dapr's
+    // HTTPStatusFromCode maps it.
     case 'ERR_STATE_SAVE':
     case 'ERR_STATE_DELETE':
       if (status === RuntimeStatus.FAILED_PRECONDITION || status === RuntimeStatus.ABORTED) return 409
       if (status === RuntimeStatus.INVALID_ARGUMENT) return 400
+      if (status === RuntimeStatus.RESOURCE_EXHAUSTED) return 429
       return 500
+    case 'ERR_STATE_TRANSACTION':
+      return status === RuntimeStatus.RESOURCE_EXHAUSTED ? 429 : undefined
     // Dapr's onDirectMessage: callee-side PermissionDenied keeps 403, every other failure is 500.
     case 'ERR_DIRECT_INVOKE':
       if (status === RuntimeStatus.PERMISSION_DENIED) return 403
@@ -108,7 +114,7 @@ export function httpErrorOf(err: unknown): DaprHttpError {
   if (!isRuntimeApiErrorData(err)) {
     return { status: 500, errorCode: 'ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) }
   }
-  const status = byCause(err.errorCode, err.status) ?? BY_CODE[err.errorCode] ?? fromGrpc(err.status)
+  const status = byCause(err.errorCode, err.status) ?? own(BY_CODE, err.errorCode) ?? fromGrpc(err.status)
   return { status, errorCode: err.errorCode === '' ? 'ERR_INTERNAL' : err.errorCode, message: err.message }
 }
 

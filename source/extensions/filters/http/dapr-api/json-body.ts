@@ -3,6 +3,7 @@ import { RuntimeStatus } from '../../../../envoy/runtime-api/errors.js'
 import { nonEmpty } from '../../../../common/runtime-api/handlers/errors.js'
 import type { ApiResponse } from './api-types.js'
 import { daprError, malformed } from './http-errors.js'
+import { setOwn } from '../../../../common/common/own-keys.js'
 
 // Request bodies as Dapr's HTTP server decodes them (Go's encoding/json rules) and the JSON
 // shapes of its answers.
@@ -53,8 +54,8 @@ export function stringMap(v: unknown, what: string): Record<string, string> | un
   if (!isObject(v)) throw malformed(`json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into field ${what} of type map[string]string`)
   const out: Record<string, string> = {}
   for (const [k, x] of Object.entries(v)) {
-    if (typeof x === 'string') out[k] = x
-    else if (typeof x === 'number' || typeof x === 'boolean') out[k] = String(x)
+    if (typeof x === 'string') setOwn(out, k, x)
+    else if (typeof x === 'number' || typeof x === 'boolean') setOwn(out, k, String(x))
     else if (x !== null) throw malformed(`json: cannot unmarshal ${typeof x} into field ${what}.${k} of type string`)
   }
   return out
@@ -63,7 +64,7 @@ export function stringMap(v: unknown, what: string): Record<string, string> | un
 /** Dapr's `metadata.<key>=<value>` query parameters (the first value of each). */
 export function queryMetadata(q: URLSearchParams): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [k, v] of q) if (k.startsWith('metadata.') && !Object.hasOwn(out, k.slice(9))) out[k.slice(9)] = v
+  for (const [k, v] of q) if (k.startsWith('metadata.') && !Object.hasOwn(out, k.slice(9))) setOwn(out, k.slice(9), v)
   return out
 }
 
@@ -161,7 +162,7 @@ export function daprItems(items: ConfigurationItem[]): Record<string, Record<str
     if (i.value !== '') o['value'] = i.value
     if (i.version !== '') o['version'] = i.version
     if (i.metadata !== undefined && Object.keys(i.metadata).length > 0) o['metadata'] = i.metadata
-    out[i.key] = o
+    setOwn(out, i.key, o)
   }
   return out
 }

@@ -6,6 +6,7 @@ import type { OutputBinding } from '../../../../envoy/runtime-api/components.js'
 import { RuntimeStatus, type RuntimeStatusCode } from '../../../../envoy/runtime-api/errors.js'
 import { startTimer } from '../../../../common/event/timer-impl.js'
 import type { Timer } from '../../../../envoy/event/timer.js'
+import { own, setOwn } from '../../../../common/common/own-keys.js'
 
 export interface HttpBindingOptions {
   url: URL
@@ -84,10 +85,10 @@ export class HttpOutputBinding implements OutputBinding {
     }
     for (const [k, v] of Object.entries(md)) {
       const c = k.charCodeAt(0)
-      if (c >= 65 && c <= 90) headers[k.toLowerCase()] = v
+      if (c >= 65 && c <= 90) setOwn(headers, k.toLowerCase(), v)
     }
     for (const k of TRACE_KEYS) {
-      const v = md[k]
+      const v = own(md, k)
       if (v !== undefined && v !== '') headers[k] = v
     }
     if (hasBody) headers['content-length'] = String(data.byteLength)
@@ -144,7 +145,7 @@ export class HttpOutputBinding implements OutputBinding {
           const headersOut: Record<string, string> = {}
           for (const [k, v] of Object.entries(res.headers)) {
             if (v === undefined) continue
-            headersOut[k] = Array.isArray(v) ? v.join(', ') : v
+            setOwn(headersOut, k, Array.isArray(v) ? v.join(', ') : v)
           }
           resolve({ statusCode: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: headersOut, body: new Uint8Array(Buffer.concat(chunks, size)) })
         }

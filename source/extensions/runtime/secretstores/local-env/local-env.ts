@@ -1,4 +1,5 @@
 import type { SecretStore } from '../../../../envoy/runtime-api/components.js'
+import { setOwn } from '../../../../common/common/own-keys.js'
 
 /**
  * Dapr's `secretstores.local.env`: environment variables of this process as secrets, each
@@ -16,7 +17,9 @@ export class LocalEnvSecretStore implements SecretStore {
 
   // SecretStore
   async get(key: string): Promise<Record<string, string>> {
-    const value = this.env[this.prefix + key]
+    const name = this.prefix + key
+    // process.env inherits Object.prototype: `constructor` must not find its function.
+    const value = Object.hasOwn(this.env, name) ? this.env[name] : undefined
     if (value === undefined || key === '') throw new Error(`secret ${key} not found`)
     return { [key]: value }
   }
@@ -26,7 +29,7 @@ export class LocalEnvSecretStore implements SecretStore {
     for (const [name, value] of Object.entries(this.env)) {
       if (value === undefined || !name.startsWith(this.prefix) || name.length === this.prefix.length) continue
       const key = name.slice(this.prefix.length)
-      out[key] = { [key]: value }
+      setOwn(out, key, { [key]: value })
     }
     return out
   }

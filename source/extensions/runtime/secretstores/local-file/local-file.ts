@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises'
 import type { SecretStore } from '../../../../envoy/runtime-api/components.js'
+import { own, setOwn } from '../../../../common/common/own-keys.js'
 
 export interface LocalFileSecretOptions {
   secretsFile: string
@@ -14,7 +15,7 @@ function flatten(value: unknown, prefix: string, sep: string, out: Record<string
     for (const [k, v] of Object.entries(value)) flatten(v, prefix === '' ? k : `${prefix}${sep}${k}`, sep, out)
     return
   }
-  out[prefix] = value === null ? '' : String(value)
+  setOwn(out, prefix, value === null ? '' : String(value))
 }
 
 /**
@@ -34,7 +35,7 @@ export class LocalFileSecretStore implements SecretStore {
   // SecretStore
   async get(key: string): Promise<Record<string, string>> {
     const secrets = await this.load()
-    const secret = Object.hasOwn(secrets, key) ? secrets[key] : undefined
+    const secret = own(secrets, key)
     if (secret === undefined) throw new Error(`secret ${key} not found`)
     return secret
   }
@@ -65,13 +66,13 @@ export class LocalFileSecretStore implements SecretStore {
       for (const [name, v] of Object.entries(doc)) {
         const values: Record<string, string> = {}
         if (v !== null && typeof v === 'object') flatten(v, '', sep, values)
-        else values[name] = v === null ? '' : String(v)
-        secrets[name] = values
+        else setOwn(values, name, v === null ? '' : String(v))
+        setOwn(secrets, name, values)
       }
     } else {
       const flat: Record<string, string> = {}
       flatten(doc, '', sep, flat)
-      for (const [name, v] of Object.entries(flat)) secrets[name] = { [name]: v }
+      for (const [name, v] of Object.entries(flat)) setOwn(secrets, name, { [name]: v })
     }
     return secrets
   }

@@ -12,6 +12,13 @@ describe('secretstores.local.env', () => {
     assert.deepEqual(await s.bulkGet(), { A: { A: '1' }, B: { B: '2' } })
   })
 
+  it('Object.prototype member names are unknown secrets, not functions (issue 18)', async () => {
+    for (const env of [{ A: '1' }, process.env]) {
+      const s = new LocalEnvSecretStore('', env)
+      for (const n of Object.getOwnPropertyNames(Object.prototype)) await assert.rejects(s.get(n), /not found/)
+    }
+  })
+
   it('with a prefix, only prefixed variables, named without it', async () => {
     const s = new LocalEnvSecretStore('APP_', { APP_DB: 'x', OTHER: 'y', APP_: 'z' })
     assert.deepEqual(await s.get('DB'), { DB: 'x' })

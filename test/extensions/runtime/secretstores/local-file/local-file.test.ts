@@ -34,6 +34,19 @@ describe('secretstores.local.file', () => {
     assert.deepEqual(await s.get('token'), { token: 'abc' })
   })
 
+  it('a secret named __proto__ in the file is an ordinary secret; prototype names are unknown (issue 18)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'envoy-ts-secrets-'))
+    const file = path.join(dir, 'secrets.json')
+    fs.writeFileSync(file, '{"__proto__": {"x": "1"}, "plain": "p"}')
+    for (const multiValued of ['false', 'true']) {
+      const s = localFileSecretStoreFactory.create('s', { secretsFile: file, multiValued }, ctx, 'p.secret_store.s')
+      assert.ok(Object.keys(await s.bulkGet()).includes(multiValued === 'true' ? '__proto__' : '__proto__:x'))
+      for (const n of Object.getOwnPropertyNames(Object.prototype).filter((k) => k !== '__proto__')) await assert.rejects(s.get(n), /not found/)
+    }
+    const s = localFileSecretStoreFactory.create('s', { secretsFile: file, multiValued: 'true' }, ctx, 'p.secret_store.s')
+    assert.equal(Object.getOwnPropertyDescriptor(await s.get('__proto__'), 'x')?.value, '1')
+  })
+
   it('needs secretsFile; a missing file fails at use', async () => {
     assert.throws(() => localFileSecretStoreFactory.create('s', {}, ctx, 'p.secret_store.s'), (err: { code?: string; message: string }) => {
       assert.equal(err.code, ErrorCode.CONFIG_INVALID)

@@ -112,4 +112,32 @@ describe('state.in-memory', () => {
     await s.bulkDelete([{ key: 'a' }, { key: 'b', etag: got[1]!.etag! }])
     assert.equal(s.size(), 0)
   })
+
+  it('keeps keys and bytes within its limits; expired items make room (issue 18)', async () => {
+    let now = 1_000
+    const s = new InMemoryStateStore(() => now, { maxKeys: 2, maxBytes: 16, maxValueBytes: 8 })
+    await s.set([{ key: 'a', value: b('12345') }]) // 6 bytes
+    assert.equal(s.byteSize(), 6)
+    await rejectsWith(s.set([{ key: 'b', value: b('123456789') }]), RuntimeStatus.RESOURCE_EXHAUSTED, /maxValueBytes 8/)
+    await s.set([{ key: 'b', value: b('1234567'), metadata: { ttlInSeconds: '1' } }]) // 8 more bytes: 14, 2 keys
+    await rejectsWith(s.set([{ key: 'c', value: b('1') }]), RuntimeStatus.RESOURCE_EXHAUSTED, /maxKeys 2/)
+    await rejectsWith(s.transaction([{ op: 'upsert', item: { key: 'a', value: b('12345678') } }]), RuntimeStatus.RESOURCE_EXHAUSTED, /maxBytes 16/)
+    assert.equal(text((await s.get('a')).value), '12345')
+    now += 1_500 // b expires: its room is free again
+    await s.set([{ key: 'c', value: b('1') }])
+    assert.equal(s.size(), 2)
+    assert.equal(s.byteSize(), 6 + 2)
+    await s.delete('a')
+    await s.bulkDelete([{ key: 'c' }])
+    assert.equal(s.byteSize(), 0)
+    s.close()
+  })
+
+  it('takes its limits from metadata and refuses unknown fields', () => {
+    const ctx = { log: undefined as never, appId: '' }
+    const store = inMemoryStateFactory.create('s', { maxKeys: '1' }, ctx, 'p') as InMemoryStateStore
+    assert.ok(store instanceof InMemoryStateStore)
+    assert.throws(() => inMemoryStateFactory.create('s', { maxKey: 1 }, ctx, 'p'), /p\.metadata\.maxKey: unknown field/)
+    assert.throws(() => inMemoryStateFactory.create('s', { maxBytes: -5 }, ctx, 'p'), /p\.metadata\.maxBytes: must be an integer >= 0/)
+  })
 })
