@@ -296,7 +296,7 @@ export class InstanceImpl implements Instance {
       // Workers follow run-time level changes, so a restarted worker starts at the current levels.
       log: { ...this.logSettings(), componentLevels: this.logs.levels() },
       extensionModules: extensionModulesFromEnv(process.env.ENVOY_TS_EXTENSION_MODULES, process.cwd()),
-      listeners: this.listeners.workerListeners(),
+      listeners: this.listeners.workerListeners(index),
       drainState: this.drainState.buffer,
       runtime: this.runtime.mergedValues(),
       serverOptions: { drainTimeS: this.options.drainTimeS, drainStrategy: this.options.drainStrategy, fileFlushIntervalMsec: this.options.fileFlushIntervalMsec },

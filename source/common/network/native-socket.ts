@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url'
  */
 export interface NativeSocket {
   createListenSocket(ip: string, port: number, family: 4 | 6, reusePort: boolean): number
+  /** listen(2) on a bound socket: connections queue in the kernel from then on. */
+  listen(fd: number, backlog: number): void
   dup(fd: number): number
   close(fd: number): void
   localAddress(fd: number): { address: string; port: number }
