@@ -126,14 +126,14 @@ describe('admin address must be an IP', () => {
 })
 
 describe('signals while the config is being loaded', () => {
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    it(`${sig} ends a validation that is stuck reading its config, with the signal's exit status`, async () => {
+  for (const [sig, mode] of [['SIGTERM', 'validate'], ['SIGINT', 'validate'], ['SIGTERM', 'serve']] as const) {
+    it(`${sig} ends a ${mode} run that is stuck reading its config, with the signal's exit status`, async () => {
       // A FIFO as the config file: reading it blocks (synchronously) until a writer shows up,
       // like a validation that takes long.
       const dir = tempDir()
       const fifo = path.join(dir, 'bootstrap.yaml')
       execFileSync('mkfifo', [fifo])
-      const p = new EnvoyProcess(['--mode', 'validate', '-c', fifo])
+      const p = new EnvoyProcess(['--mode', mode, '-c', fifo])
       await p.waitForLog((l) => l.msg === 'envoy-ts starting')
       p.child.kill(sig)
       const ended = await Promise.race([p.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), BOUND_MS).unref())])
@@ -141,7 +141,7 @@ describe('signals while the config is being loaded', () => {
         // Unblock the read so that the process can end, then fail.
         fs.writeFileSync(fifo, 'admin: {}\n')
         const late = await p.exited
-        assert.fail(`${sig} did not end the validation (it ended only once the config arrived: ${JSON.stringify(late)}, stdout ${JSON.stringify(p.stdout)})`)
+        assert.fail(`${sig} did not end the ${mode} run (it ended only once the config arrived: ${JSON.stringify(late)}, stdout ${JSON.stringify(p.stdout)})`)
       }
       assert.deepEqual(ended, { code: null, signal: sig })
       assert.doesNotMatch(p.stdout, /OK/)
