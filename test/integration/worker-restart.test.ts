@@ -11,10 +11,13 @@ import { listenerPort, statValue } from './helpers/tcp.js'
 
 const FAULTS = fileURLToPath(new URL('./fixtures/worker-faults.js', import.meta.url))
 
-/** One listener answering every request itself (no upstream), default reuse_port. */
-const BOOTSTRAP = hcmBootstrap({
-  virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } }] }],
-})
+/** One listener answering every request itself (no upstream); reuse_port unless `shared`. */
+function bootstrap(shared = false): string {
+  return hcmBootstrap({
+    virtualHosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } }] }],
+    ...(shared ? { listener: { enable_reuse_port: false } } : {}),
+  })
+}
 
 /** One request on a new connection; resolves with the status line's code or the socket error. */
 function oneRequest(port: number): Promise<{ status?: number; error?: string }> {
@@ -68,43 +71,46 @@ function restarted(p: EnvoyProcess, worker: number): Promise<unknown> {
 }
 
 describe('worker restart keeps the listen sockets', () => {
-  it('both workers killed at once under load: no connection refused or reset, both come back', async (t) => {
-    const dir = tempDir()
-    const trigger = path.join(dir, 'kill')
-    const p = await startEnvoy({
-      config: BOOTSTRAP,
-      args: ['--concurrency', '2'],
-      env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: `exit-on:${trigger}` },
+  for (const shared of [false, true]) {
+    it(`both workers killed at once under load (${shared ? 'one shared socket' : 'reuse_port'}): no connection refused or reset, both come back`, async (t) => {
+      const dir = tempDir()
+      const trigger = path.join(dir, 'kill')
+      const p = await startEnvoy({
+        config: bootstrap(shared),
+        args: ['--concurrency', '2'],
+        env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: `exit-on:${trigger}` },
+      })
+      try {
+        const port = await listenerPort(p, HTTP_LISTENER)
+        const back = Promise.all([restarted(p, 0), restarted(p, 1)])
+        // Some traffic first, then both workers die at once while the loops keep connecting.
+        const warm = await load(port, 4, Promise.resolve(), 25, 25)
+        assert.equal(warm.failures.size, 0, `before the kill: ${JSON.stringify([...warm.failures])}`)
+        const running = load(port, 4, back, 100, 5000)
+        fs.writeFileSync(trigger, 'now')
+        const killedAt = Date.now()
+        await back
+        const downMs = Date.now() - killedAt
+        const r = await running
+        const restartMs = p.logs.filter((l) => l.msg === 'worker restarted').map((l) => l.restart_ms)
+        t.diagnostic(`workers back ${downMs} ms after the kill (restart_ms ${restartMs.join(', ')}); ${r.ok} requests answered during and after`)
+        assert.deepEqual([...r.failures], [], `failed requests while the workers restarted (${r.ok} succeeded)`)
+        assert.ok(r.ok >= 400, `only ${r.ok} requests succeeded`)
+        assert.equal(await statValue(p, 'server.worker_restarts'), 2)
+        const info = JSON.parse((await request(`${p.adminUrl}/server_info`)).body) as { state: string }
+        assert.equal(info.state, 'LIVE')
+        // Generous: the machine running the tests is shared and slow.
+        assert.ok(downMs < 5000, `workers took ${downMs} ms to come back`)
+      } finally {
+        assert.equal((await p.stop()).code, 0)
+      }
     })
-    try {
-      const port = await listenerPort(p, HTTP_LISTENER)
-      const back = Promise.all([restarted(p, 0), restarted(p, 1)])
-      // Some traffic first, then both workers die at once while the loops keep connecting.
-      const warm = await load(port, 4, Promise.resolve(), 25, 25)
-      assert.equal(warm.failures.size, 0, `before the kill: ${JSON.stringify([...warm.failures])}`)
-      const running = load(port, 4, back, 100, 5000)
-      fs.writeFileSync(trigger, 'now')
-      const killedAt = Date.now()
-      await back
-      const downMs = Date.now() - killedAt
-      const r = await running
-      t.diagnostic(`workers back ${downMs} ms after the kill; ${r.ok} requests answered during and after`)
-      assert.deepEqual([...r.failures], [], `failed requests while the workers restarted (${r.ok} succeeded)`)
-      assert.ok(r.ok >= 400, `only ${r.ok} requests succeeded`)
-      assert.equal(await statValue(p, 'server.worker_restarts'), 2)
-      const info = JSON.parse((await request(`${p.adminUrl}/server_info`)).body) as { state: string }
-      assert.equal(info.state, 'LIVE')
-      // Generous: the machine running the tests is shared and slow.
-      assert.ok(downMs < 5000, `workers took ${downMs} ms to come back`)
-    } finally {
-      assert.equal((await p.stop()).code, 0)
-    }
-  })
+  }
 
   it('connections waiting in a dying worker\'s accept queue are served by its replacement, not reset', async () => {
     const marker = path.join(tempDir(), 'stalling')
     const p = await startEnvoy({
-      config: BOOTSTRAP,
+      config: bootstrap(),
       args: ['--concurrency', '2'],
       env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: 'stall-exit:1500', ENVOY_TS_TEST_FAULT_MARKER: marker },
     })
