@@ -94,7 +94,13 @@ describe('worker restart keeps the listen sockets', () => {
         const r = await running
         const restartMs = p.logs.filter((l) => l.msg === 'worker restarted').map((l) => l.restart_ms)
         t.diagnostic(`workers back ${downMs} ms after the kill (restart_ms ${restartMs.join(', ')}); ${r.ok} requests answered during and after`)
-        assert.deepEqual([...r.failures], [], `failed requests while the workers restarted (${r.ok} succeeded)`)
+        // No connection is refused, and none that waited in a queue is reset. A connection a
+        // worker had already accepted when it died dies with it, as with any crash: at most one
+        // per client loop can be in flight at that moment.
+        const failures = JSON.stringify([...r.failures])
+        const resets = r.failures.get('ECONNRESET') ?? 0
+        assert.ok([...r.failures.keys()].every((k) => k === 'ECONNRESET') && resets <= 4,
+          `failed requests while the workers restarted: ${failures} (${r.ok} succeeded)`)
         assert.ok(r.ok >= 400, `only ${r.ok} requests succeeded`)
         assert.equal(await statValue(p, 'server.worker_restarts'), 2)
         const info = JSON.parse((await request(`${p.adminUrl}/server_info`)).body) as { state: string }
