@@ -2,6 +2,7 @@
  * The `envoy-ts` command: parses the command line, runs the server, maps signals, and turns
  * every start-up failure into a clear message and exit code 1.
  */
+import os from 'node:os'
 import v8 from 'node:v8'
 import { LogContext } from '../common/logger/logger.js'
 import { VERSION } from '../common/version.js'
@@ -43,6 +44,13 @@ async function main(argv: readonly string[]): Promise<number> {
   let signals = 0
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++
+    const state = server.state()
+    if (state !== 'LIVE' && state !== 'DRAINING') {
+      // Not serving yet: nothing to drain. End as the signal's default action would.
+      log.warn({ signal, state }, 'caught signal before the server was up: exiting')
+      logs.flush()
+      dieBy(signal)
+    }
     if (signals === 1) {
       log.info({ signal }, 'caught signal: shutting down gracefully (send again to exit now)')
       server.shutdown(signal)
@@ -52,8 +60,13 @@ async function main(argv: readonly string[]): Promise<number> {
       process.exit(ExitCode.FAILURE)
     }
   }
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
+  // SIGTERM and SIGINT keep their default action (end the process) while the config loads and
+  // validates, which is synchronous and could not run a handler; ours take over once the
+  // config is loaded. `--mode validate` never installs them.
+  const installSignalHandlers = (): void => {
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  }
   process.on('SIGUSR1', () => {
     server.reopenLogs()
     log.info('caught SIGUSR1: log files reopened')
@@ -70,7 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
   })
 
   try {
-    const code = await server.run()
+    const code = await server.run({ configLoaded: installSignalHandlers })
     if (options.mode === 'validate') process.stdout.write('OK\n')
     return code
   } catch (err) {
@@ -81,6 +94,13 @@ async function main(argv: readonly string[]): Promise<number> {
     logs.flush()
     return ExitCode.FAILURE
   }
+}
+
+/** Ends the process by `signal` with its default action (exit status 128 + n, as a shell sees it). */
+function dieBy(signal: NodeJS.Signals): never {
+  process.removeAllListeners(signal)
+  process.kill(process.pid, signal)
+  process.exit(128 + (os.constants.signals[signal] ?? 0))
 }
 
 // Worker isolates start with a small old space, and V8 counts socket buffers against it: a

@@ -103,12 +103,16 @@ export class InstanceImpl implements Instance {
     this.shutdownSignal = new Promise((resolve) => { this.shutdownRequested = resolve })
   }
 
-  /** Runs the server to completion; resolves with the process exit code. */
-  async run(): Promise<number> {
+  /**
+   * Runs the server to completion; resolves with the process exit code. `configLoaded` is
+   * called once the config has loaded and validated, when serving (not in validate mode).
+   */
+  async run(hooks: { configLoaded?: () => void } = {}): Promise<number> {
     const started = performance.now()
     this.log.info({ version: versionString(), pid: process.pid, options: this.options.raw }, 'envoy-ts starting')
     await this.stage('init', () => this.init())
     if (this.options.mode === 'validate') return ExitCode.OK
+    hooks.configLoaded?.()
     await this.stage('pre-start', async () => {
       await this.startAdmin()
       this.startWatchdogs()
@@ -312,7 +316,7 @@ export class InstanceImpl implements Instance {
       // Workers follow run-time level changes, so a restarted worker starts at the current levels.
       log: { ...this.logSettings(), componentLevels: this.logs.levels() },
       extensionModules: extensionModulesFromEnv(process.env.ENVOY_TS_EXTENSION_MODULES, process.cwd()),
-      listeners: this.listeners.workerListeners(),
+      listeners: this.listeners.workerListeners(index),
       drainState: this.drainState.buffer,
       runtime: this.runtime.mergedValues(),
       serverOptions: { drainTimeS: this.options.drainTimeS, drainStrategy: this.options.drainStrategy, fileFlushIntervalMsec: this.options.fileFlushIntervalMsec },

@@ -10,8 +10,13 @@ import type { WorkerSocket } from './active-tcp-listener.js'
 /**
  * How a listener's connections reach workers (DESIGN.md, "Listen sockets"):
  * `shared`: one socket, every worker listens on its own dup; `reuse_port`: one SO_REUSEPORT
- * socket per worker, the kernel balances; `handoff`: main accepts and hands each connection to
- * the least loaded worker (exact_balance, and unix-socket listeners).
+ * socket per worker index, the kernel balances; `handoff`: main accepts and hands each connection
+ * to the least loaded worker (exact_balance, and unix-socket listeners).
+ *
+ * Main owns every listen socket and listens on it itself, so a socket's kernel accept queue lives
+ * as long as the listener, not as long as the worker: a worker that dies closes only its own dup,
+ * connections keep being accepted into the queue (none refused, none reset), and its replacement
+ * gets a dup of the same socket and accepts what queued meanwhile.
  */
 export type SocketMode = 'shared' | 'reuse_port' | 'handoff'
 
@@ -24,12 +29,16 @@ export class ListenSocketFactoryImpl {
   readonly mode: SocketMode
   private readonly configured: Address
   private bound: Address | undefined
+  private readonly backlog: number
   private fd = -1
+  /** reuse_port: main's socket for each worker index (index 0 is `fd`), listening. */
+  private readonly perWorker: number[] = []
   private acceptor: net.Server | undefined
   private readonly log: Logger
 
-  constructor(listenerName: string, address: Address, mode: SocketMode, log: Logger) {
+  constructor(listenerName: string, address: Address, mode: SocketMode, log: Logger, backlog: number) {
     this.listenerName = listenerName
+    this.backlog = backlog
     this.configured = address
     this.mode = address.kind === 'pipe' ? 'handoff' : mode
     this.log = log
@@ -40,7 +49,7 @@ export class ListenSocketFactoryImpl {
     return this.bound ?? this.configured
   }
 
-  /** Binds (without listening, except in handoff mode). Throws ETS_ERR_LISTENER_BIND. */
+  /** Binds and listens (main keeps the socket; see the class comment). Throws ETS_ERR_LISTENER_BIND. */
   async bind(handoff: Handoff): Promise<void> {
     const a = this.configured
     try {
@@ -55,6 +64,10 @@ export class ListenSocketFactoryImpl {
       const local = native.localAddress(this.fd)
       this.bound = { kind: 'ip', ip: a.ip, port: local.port, family: a.family }
       if (this.mode === 'handoff') await this.listenHandoff(handoff)
+      else {
+        native.listen(this.fd, this.backlog)
+        if (this.mode === 'reuse_port') this.perWorker[0] = this.fd
+      }
     } catch (err) {
       const e = err as { code?: string; message: string }
       throw new EnvoyTsError(ErrorCode.LISTENER_BIND,
@@ -62,23 +75,41 @@ export class ListenSocketFactoryImpl {
     }
   }
 
-  /** This worker's way in. Each call makes a new descriptor that the worker then owns. */
-  socketForWorker(): WorkerSocket {
+  /**
+   * Worker `index`'s way in: a new descriptor (a dup of main's socket for that index) that the
+   * worker then owns and closes. A restarted worker gets a dup of the same socket as before.
+   */
+  socketForWorker(index: number): WorkerSocket {
     if (this.mode === 'handoff') return { kind: 'handoff' }
+    if (this.fd < 0) throw new Error(`listener '${this.listenerName}' is closed`)
     const native = nativeSocket()
     if (this.mode === 'shared') return { kind: 'fd', fd: native.dup(this.fd) }
-    const a = this.address()
-    if (a.kind !== 'ip') throw new Error('reuse_port needs an IP address')
-    // Main's own socket holds the port (bound, never listening); each worker gets a sibling.
-    return { kind: 'fd', fd: native.createListenSocket(a.ip, a.port, a.family, true) }
+    let fd = this.perWorker[index]
+    if (fd === undefined) {
+      const a = this.address()
+      if (a.kind !== 'ip') throw new Error('reuse_port needs an IP address')
+      fd = native.createListenSocket(a.ip, a.port, a.family, true)
+      try {
+        native.listen(fd, this.backlog)
+      } catch (err) {
+        native.close(fd)
+        throw err
+      }
+      this.perWorker[index] = fd
+    }
+    return { kind: 'fd', fd: native.dup(fd) }
   }
 
-  /** Stops main's part in accepting: closes the acceptor and main's descriptor. */
+  /** Stops main's part in accepting: closes the acceptor and main's descriptors. */
   async close(): Promise<void> {
     const acceptor = this.acceptor
     this.acceptor = undefined
     if (acceptor !== undefined) await new Promise<void>((resolve) => acceptor.close(() => resolve()))
-    else if (this.fd >= 0) nativeSocket().close(this.fd)
+    else {
+      const native = nativeSocket()
+      for (const fd of new Set([this.fd, ...this.perWorker])) if (fd >= 0) native.close(fd)
+    }
+    this.perWorker.length = 0
     this.fd = -1
   }
 

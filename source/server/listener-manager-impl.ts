@@ -64,7 +64,7 @@ export class ListenerManagerImpl {
       const path = `static_resources.listeners[${i}]`
       try {
         const impl = new ListenerImpl(config, path, ctx)
-        const factory = impl.address.kind === 'internal' ? undefined : new ListenSocketFactoryImpl(config.name, impl.address, socketMode(config), ctx.log)
+        const factory = impl.address.kind === 'internal' ? undefined : new ListenSocketFactoryImpl(config.name, impl.address, socketMode(config), ctx.log, impl.backlog)
         this.managed.push({ impl, path, factory, stopped: false })
       } catch (err) {
         const e = err as { errors?: string[]; message: string }
@@ -88,12 +88,12 @@ export class ListenerManagerImpl {
     this.stats.active.set(this.managed.length)
   }
 
-  /** The listeners worker `index` should serve now (fresh descriptors each call). */
-  workerListeners(): WorkerListener[] {
+  /** The listeners worker `index` should serve now (fresh descriptors each call, of the same sockets). */
+  workerListeners(index: number): WorkerListener[] {
     return this.managed.filter((m) => !m.stopped).map((m) => ({
       config: m.impl.config,
       path: m.path,
-      socket: m.factory === undefined ? { kind: 'internal' } : m.factory.socketForWorker(),
+      socket: m.factory === undefined ? { kind: 'internal' } : m.factory.socketForWorker(index),
     }))
   }
 

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { StatMemory } from '../common/stats/stat-memory.js'
 import { workerShard } from '../common/stats/stat-memory.js'
@@ -6,6 +7,12 @@ import type { WorkerMethods, WorkerStartData } from '../envoy/server/worker.js'
 import type { WatchdogMemory } from './watchdog-memory.js'
 import { type Channel, WorkerImpl } from './worker-impl.js'
 
+/**
+ * The first restart is immediate: main keeps the listen sockets, so connections wait in the
+ * kernel's accept queue until the replacement takes them. A worker that keeps crashing is
+ * restarted after 100 ms, then twice as long each time, up to 10 s.
+ */
+const RESTART_BACKOFF_FIRST_MS = 0
 const RESTART_BACKOFF_BASE_MS = 100
 const RESTART_BACKOFF_MAX_MS = 10_000
 /** A worker that stayed up this long is healthy again: its back-off starts over. */
@@ -44,7 +51,7 @@ export class WorkerManager {
     this.restarts = scope.counter('server.worker_restarts')
     for (let i = 0; i < concurrency; i++) {
       this.perWorkerRestarts.push(scope.counter(`server.worker_${i}.restarts`))
-      this.backoff.push(RESTART_BACKOFF_BASE_MS)
+      this.backoff.push(RESTART_BACKOFF_FIRST_MS)
       this.workers.push(new WorkerImpl(i, () => startData(i), watchdog, log, (w, code) => this.crashed(w, code), serveChannel))
     }
   }
@@ -76,16 +83,18 @@ export class WorkerManager {
     if (this.stopped) return
     this.restarts.inc()
     this.perWorkerRestarts[w.index]!.inc()
-    if (w.uptimeMs() > RESTART_BACKOFF_RESET_MS) this.backoff[w.index] = RESTART_BACKOFF_BASE_MS
+    if (w.uptimeMs() > RESTART_BACKOFF_RESET_MS) this.backoff[w.index] = RESTART_BACKOFF_FIRST_MS
     const delay = this.backoff[w.index]!
-    this.backoff[w.index] = Math.min(delay * 2, RESTART_BACKOFF_MAX_MS)
+    this.backoff[w.index] = Math.min(Math.max(delay * 2, RESTART_BACKOFF_BASE_MS), RESTART_BACKOFF_MAX_MS)
+    const exitedAt = performance.now()
     this.log.error({ worker: w.index, exit_code: code, restart_in_ms: delay }, 'worker exited unexpectedly; restarting it')
     const t = setTimeout(() => {
       this.restartTimers.delete(t)
       if (this.stopped) return
       w.start().then(
         () => {
-          this.log.info({ worker: w.index }, 'worker restarted')
+          // From the old thread's exit to the new one serving: connections waited this long.
+          this.log.info({ worker: w.index, restart_ms: Math.round(performance.now() - exitedAt) }, 'worker restarted')
           this.onRestarted(w.index)
         },
         (err: unknown) => {

@@ -102,6 +102,10 @@ export class WorkerThread {
       runtimeHost,
       serviceInvoker,
     }
+    // A dying thread (process.exit, an uncaught exception) closes its listen descriptors first:
+    // left open, its last event-loop turn would accept a queued connection it can no longer
+    // serve and reset it. Main keeps the sockets; the replacement accepts what queued.
+    process.once('exit', () => void this.handler.stopListeners())
     for (const l of data.listeners) {
       // Main built the same listener before it started us, so this does not fail on config.
       await this.handler.addListener(new ListenerImpl(l.config, l.path, ctx), l.socket)

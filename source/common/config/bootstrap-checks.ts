@@ -3,6 +3,7 @@ import type { Address } from '../protobuf/generated/envoy/config/core/v3.js'
 import type { HttpConnectionManager } from '../protobuf/generated/envoy/extensions/filters/network/http_connection_manager/v3.js'
 import type { RouteConfiguration } from '../protobuf/generated/envoy/config/route/v3.js'
 import { typeNameFromUrl } from '../protobuf/schema.js'
+import { addressFromConfig } from '../network/address-impl.js'
 
 const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'
 
@@ -50,6 +51,15 @@ function checkRouteClusters(rc: RouteConfiguration, path: string, clusters: Set<
   return out
 }
 
+/** The admin endpoint binds its address: an IP (as for a listener, Envoy resolves no names there) or a pipe. */
+function checkAdminAddress(a: Address | undefined): string[] {
+  if (a === undefined || a.pipe !== undefined) return []
+  if (a.socket_address === undefined) return ['admin.address: the admin endpoint needs a socket_address or a pipe']
+  const r = addressFromConfig(a)
+  if (typeof r !== 'string') return []
+  return [`admin.address.socket_address${r.startsWith('malformed IP address') ? '.address' : ''}: ${r}`]
+}
+
 /**
  * Checks that span more than one message and so cannot live in the schema: unique names and
  * addresses, listeners that can accept, routes that name real clusters. Returns every problem.
@@ -62,6 +72,7 @@ export function checkBootstrap(b: Bootstrap): string[] {
   errors.push(...duplicates(clusters.map((c) => c.name), 'cluster name', (i) => `static_resources.clusters[${i}].name`))
   const bound = listeners.map((l) => addressKey(l.address) ?? `unbound#${l.name}`)
   errors.push(...duplicates(bound, 'listener address', (i) => `static_resources.listeners[${i}].address`))
+  errors.push(...checkAdminAddress(b.admin?.address))
   const clusterNames = new Set(clusters.map((c) => c.name))
   listeners.forEach((l, i) => {
     const lp = `static_resources.listeners[${i}]`

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors/envoy-ts-error.js'
 import type { MessageValidator } from '../protobuf/message-validator.js'
 import type { Bootstrap } from '../protobuf/generated/envoy/config/bootstrap/v3.js'
 import { checkBootstrap } from './bootstrap-checks.js'
+import { checkDocumentLimits, MAX_CONFIG_DEPTH } from './document-limits.js'
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap'
 
@@ -29,8 +30,9 @@ export function parseConfigText(text: string, source: string, asJson: boolean): 
   if (text.split('\n').every((l) => l.trim() === '' || l.trim().startsWith('#'))) {
     throw new ConfigError(ErrorCode.CONFIG_EMPTY, [`${source}: the config is empty`])
   }
+  let doc: unknown
   try {
-    return asJson ? JSON.parse(text) : yaml.load(text, { filename: source, schema: YAML_SCHEMA })
+    doc = asJson ? JSON.parse(text) : yaml.load(text, { filename: source, schema: YAML_SCHEMA, maxDepth: MAX_CONFIG_DEPTH })
   } catch (err) {
     const e = err as { mark?: { line: number; column: number }; reason?: string; message: string }
     if (e.mark !== undefined) {
@@ -38,6 +40,9 @@ export function parseConfigText(text: string, source: string, asJson: boolean): 
     }
     throw new ConfigError(ErrorCode.CONFIG_PARSE, [`${source}: invalid ${asJson ? 'JSON' : 'YAML'}: ${e.message}`])
   }
+  const problem = checkDocumentLimits(doc)
+  if (problem !== undefined) throw new ConfigError(ErrorCode.CONFIG_TOO_LARGE, [`${source}: ${problem}`])
+  return doc
 }
 
 export function readConfigFile(file: string): unknown {

@@ -1,7 +1,10 @@
 /*
  * envoy-ts socket helpers that Node's `net` module does not offer:
- *   createListenSocket(ip, port, family, reusePort) -> fd   bind only, no listen(): each worker
- *                                                           calls listen({ fd }) on its own dup
+ *   createListenSocket(ip, port, family, reusePort) -> fd   bind only, no listen()
+ *   listen(fd, backlog)                                     main listens on the socket it keeps, so
+ *                                                           the kernel's accept queue outlives any
+ *                                                           worker; each worker then calls
+ *                                                           listen({ fd }) on its own dup
  *   dup(fd) -> fd                                           every thread owns (and closes) its fd
  *   close(fd)
  *   localAddress(fd) -> { address, port }                   the port the kernel picked for 0
@@ -140,6 +143,19 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value Listen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1, backlog = 0;
+  if (argc < 2 || !get_int_arg(env, argv[0], &fd) || !get_int_arg(env, argv[1], &backlog)) {
+    napi_throw_type_error(env, NULL, "listen(fd, backlog)");
+    return NULL;
+  }
+  if (listen(fd, backlog) != 0) return throw_errno(env, "listen", errno);
+  return NULL;
+}
+
 static napi_value LocalAddress(napi_env env, napi_callback_info info) {
   int32_t fd = -1;
   if (!get_fd_arg(env, info, "localAddress(fd)", &fd)) return NULL;
@@ -170,6 +186,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     {"createListenSocket", NULL, CreateListenSocket, NULL, NULL, NULL, napi_default, NULL},
     {"dup", NULL, Dup, NULL, NULL, NULL, napi_default, NULL},
+    {"listen", NULL, Listen, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
     {"localAddress", NULL, LocalAddress, NULL, NULL, NULL, napi_default, NULL},
   };
