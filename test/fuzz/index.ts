@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write('\nsummary\n')
   for (const r of results) {
     process.stdout.write(`${summaryLine(r)}\n`)
-    for (const f of r.failures) process.stdout.write(`  seed ${r.seed} case ${f.case}: ${f.message.split('\n')[0].slice(0, 300)}\n    replay: ${path.relative(ROOT, f.replayFile)}\n`)
+    for (const f of r.failures) process.stdout.write(`  seed ${r.seed} case ${f.case}${f.repeats > 0 ? ` (+${f.repeats} more like it)` : ""}: ${f.message.split('\n')[0].slice(0, 300)}\n    replay: ${path.relative(ROOT, f.replayFile)}\n`)
   }
   return results.some((r) => r.failures.length > 0) ? 1 : 0
 }

@@ -8,7 +8,9 @@
  */
 import { http1CodecTarget } from './http1-codec.js'
 import type { FuzzTarget } from './lib/runner.js'
+import { runtimeApiTarget } from './runtime-api.js'
 
 export const TARGETS: ReadonlyArray<FuzzTarget<never>> = [
   http1CodecTarget as FuzzTarget<never>,
+  runtimeApiTarget as FuzzTarget<never>,
 ]

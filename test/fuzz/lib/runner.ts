@@ -44,8 +44,10 @@ export interface RunOptions {
   outDir: string
   /** Run the harness's `check()` every this many cases (and at the end). Default 50. */
   checkEvery?: number
-  /** Stop the target after this many failures. Default 10. */
+  /** Stop the target after this many distinct failures (by signature). Default 10. */
   maxFailures?: number
+  /** Stop the target after this many harness restarts (each one a dead proxy). Default 20. */
+  maxRestarts?: number
   /** A case that takes longer than this is a failure (a hang). Default 30 s. */
   caseTimeoutMs?: number
   log?: (line: string) => void
@@ -55,6 +57,18 @@ export interface Failure {
   case: number
   message: string
   replayFile: string
+  /** Later cases that failed the same way (same signature); no replay file is written for them. */
+  repeats: number
+}
+
+/** A failure's kind: its message with numbers, quoted text and function names blurred. */
+export function signature(message: string): string {
+  return message.split('\n')[0]!
+    .replace(/\(after cases [^)]*\)/, '')
+    .replace(/function \w*\(\)/g, 'function()')
+    .replace(/"[^"]*"/g, '"…"')
+    .replace(/\d+/g, 'N')
+    .slice(0, 200)
 }
 
 export interface RunResult {
@@ -100,6 +114,7 @@ export async function runTarget<I>(target: FuzzTarget<I>, opts: RunOptions): Pro
   const maxCases = opts.maxCases ?? Infinity
   const checkEvery = opts.checkEvery ?? 50
   const maxFailures = opts.maxFailures ?? 10
+  const maxRestarts = opts.maxRestarts ?? 20
   const caseTimeoutMs = opts.caseTimeoutMs ?? 30_000
   const failures: Failure[] = []
   let restarts = 0
@@ -113,8 +128,13 @@ export async function runTarget<I>(target: FuzzTarget<I>, opts: RunOptions): Pro
     if (p !== undefined) peak = Math.max(peak ?? 0, p)
   }
   const fail = (index: number, message: string, inputs: I[]): void => {
+    const same = failures.find((f) => signature(f.message) === signature(message))
+    if (same !== undefined) {
+      same.repeats++
+      return
+    }
     const replayFile = writeReplay(opts.outDir, { target: target.name, seed: opts.seed, case: index, message, inputs })
-    failures.push({ case: index, message, replayFile })
+    failures.push({ case: index, message, replayFile, repeats: 0 })
     log(`fuzz ${target.name}: FAILURE seed=${opts.seed} case=${index}: ${message.split('\n')[0]}\n  replay: npm run fuzz -- --replay ${replayFile}`)
   }
   const restart = async (): Promise<void> => {
@@ -126,7 +146,7 @@ export async function runTarget<I>(target: FuzzTarget<I>, opts: RunOptions): Pro
   }
 
   try {
-    for (let i = 0; i < maxCases && Date.now() < deadline && failures.length < maxFailures; i++) {
+    for (let i = 0; i < maxCases && Date.now() < deadline && failures.length < maxFailures && restarts < maxRestarts; i++) {
       const input = target.generate(caseRng(opts.seed, i), i)
       window.push(input)
       cases++
@@ -143,7 +163,14 @@ export async function runTarget<I>(target: FuzzTarget<I>, opts: RunOptions): Pro
         window = []
       }
       if (message !== undefined) window = []
-      if (harness.broken()) await restart()
+      if (harness.broken()) {
+        if (restarts + 1 >= maxRestarts) {
+          log(`fuzz ${target.name}: stopping after ${maxRestarts} restarts of a dead harness`)
+          restarts++
+          break
+        }
+        await restart()
+      }
     }
     if (failures.length < maxFailures && window.length > 0) {
       const c = await withTimeout(harness.check(), caseTimeoutMs, 'check').catch((err: Error) => err.message)
@@ -178,6 +205,7 @@ export async function replay<I>(target: FuzzTarget<I>, file: ReplayFile<I>, log:
 
 /** One line per target, as `npm run fuzz` prints it. */
 export function summaryLine(r: RunResult): string {
+  const failing = r.failures.reduce((n, f) => n + 1 + f.repeats, 0)
   const rss = r.peakRssBytes !== undefined ? `${(r.peakRssBytes / 1048576).toFixed(1)} MiB` : 'n/a'
-  return `${r.target.padEnd(18)} cases=${String(r.cases).padStart(7)}  seed=${r.seed}  failures=${r.failures.length}  restarts=${r.restarts}  peak_rss=${rss}  time=${(r.elapsedMs / 1000).toFixed(1)}s`
+  return `${r.target.padEnd(18)} cases=${String(r.cases).padStart(7)}  seed=${r.seed}  failures=${r.failures.length}${failing > r.failures.length ? ` (${failing} cases)` : ''}  restarts=${r.restarts}  peak_rss=${rss}  time=${(r.elapsedMs / 1000).toFixed(1)}s`
 }
