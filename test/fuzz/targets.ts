@@ -6,6 +6,7 @@
  * DATA, WINDOW_UPDATE, RST_STREAM, PING, GOAWAY, PRIORITY) over a prior-knowledge connection,
  * checking the process stays alive and every answer is a well-formed frame sequence or GOAWAY.
  */
+import { bootstrapValidateTarget } from './bootstrap-validate.js'
 import { http1CodecTarget } from './http1-codec.js'
 import type { FuzzTarget } from './lib/runner.js'
 import { runtimeApiTarget } from './runtime-api.js'
@@ -13,4 +14,5 @@ import { runtimeApiTarget } from './runtime-api.js'
 export const TARGETS: ReadonlyArray<FuzzTarget<never>> = [
   http1CodecTarget as FuzzTarget<never>,
   runtimeApiTarget as FuzzTarget<never>,
+  bootstrapValidateTarget as FuzzTarget<never>,
 ]
