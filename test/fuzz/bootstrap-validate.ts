@@ -7,7 +7,8 @@
  * unmodified and the known-hard inputs (bombs, cycles, deep nesting, prototype names).
  *
  * Most cases run the binary's validation entry in-process (a worker thread, terminated on a
- * hang); every BINARY_EVERY-th case, and the unmodified bases, go through the real binary.
+ * hang); the first base, the first mutated case and every BINARY_EVERY-th case go through the
+ * real binary.
  * Checks: the verdict is OK or a configuration error (exit 0 or 1, no signal), no internal error
  * text (TypeError, "Cannot read properties", "Maximum call stack", "is not a function", ...),
  * and an answer within the time limit.
@@ -218,7 +219,8 @@ function mutateText(rng: Prng, text: string): { text: string; what: string } {
 
 function generate(rng: Prng, index: number): BootstrapInput {
   const all = bases()
-  if (index < all.length) return { what: `${all[index]!.name} unmodified`, yaml: all[index]!.text, via: 'binary' }
+  // The first base through the binary, the others in-process (a binary run costs about 1 s).
+  if (index < all.length) return { what: `${all[index]!.name} unmodified`, yaml: all[index]!.text, via: index === 0 ? 'binary' : 'in-process' }
   if (index < all.length + HARD.length) return { ...HARD[index - all.length]!, via: 'in-process' }
   const base = rng.pick(all)
   const tree = clone(base.tree)
@@ -237,7 +239,7 @@ function generate(rng: Prng, index: number): BootstrapInput {
     text = m.text
     what.push(m.what)
   }
-  return { what: what.filter((w) => w !== 'skip').join('; '), yaml: text, via: index % BINARY_EVERY === 0 ? 'binary' : 'in-process' }
+  return { what: what.filter((w) => w !== 'skip').join('; '), yaml: text, via: index % BINARY_EVERY === 0 || index === all.length + HARD.length ? 'binary' : 'in-process' }
 }
 
 /** Runs the real binary's `--mode validate`; a failure description or undefined. */
