@@ -38,7 +38,7 @@ export interface Http1Input {
 const HEADER_LIMIT = 60 * 1024
 const CASE_TIMEOUT_MS = 10_000
 /** Quiet time after which the client gives up waiting for more answers and half-closes. */
-const IDLE_MS = 300
+const IDLE_MS = 150
 const GRACE_MS = 10
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH']
