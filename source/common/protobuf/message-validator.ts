@@ -116,8 +116,12 @@ export class MessageValidator {
 
   /** The schema type of a full name (`envoy.config.bootstrap.v3.Bootstrap`), if known. */
   findType(fullName: string): protobuf.Type | undefined {
+    // A type URL names a message relative to the root: '' would find the root namespace itself
+    // and a leading '.' a protobufjs absolute path, neither of them a message Envoy would accept.
+    if (fullName === '' || fullName.startsWith('.')) return undefined
     try {
-      return this.root.lookupType(fullName)
+      const type = this.root.lookupType(fullName)
+      return type instanceof protobuf.Type ? type : undefined
     } catch {
       return undefined
     }

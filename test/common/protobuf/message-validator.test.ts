@@ -85,6 +85,16 @@ describe('MessageValidator', () => {
     assert.deepEqual(unknownType, ['typed_config: unknown type URL "type.googleapis.com/no.such.Type": envoy-ts has no message no.such.Type'])
   })
 
+  it('rejects a type URL naming no message (empty, the root, an absolute path) as unknown', () => {
+    // Found by the bootstrap fuzzer (test/fuzz/bootstrap-validate.ts): "type.googleapis.com/"
+    // looked up the schema's root namespace and failed with "type.fieldsArray is not iterable".
+    for (const url of ['type.googleapis.com/', '/', 'type.googleapis.com/.', 'type.googleapis.com/.envoy.extensions.filters.network.echo.v3.Echo']) {
+      const errors = errorsOf({ name: 'f', typed_config: { '@type': url } }, 'envoy.config.listener.v3.Filter')
+      assert.equal(errors.length, 1, `${url}: ${errors.join('\n')}`)
+      assert.match(errors[0]!, /^typed_config: unknown type URL "/, url)
+    }
+  })
+
   it('rejects fields envoy-ts does not implement, with the reason', () => {
     const errors = errorsOf({ dynamic_resources: {} })
     assert.equal(errors.length, 1)
