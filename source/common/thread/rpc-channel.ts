@@ -71,7 +71,7 @@ export class RpcChannel<Out extends MethodTable, In extends MethodTable, OutEven
       } catch (err) {
         // Parameters that cannot be structured-cloned (a function, a symbol): fail this call only.
         this.pending.delete(id)
-        if (timer !== undefined) clearTimeout(timer)
+        timer?.disableTimer()
         reject(new EnvoyTsError(ErrorCode.INTERNAL, `${method}: cannot send the request: ${(err as Error).message}`))
       }
     })
