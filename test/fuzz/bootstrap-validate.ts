@@ -268,12 +268,13 @@ function viaBinary(text: string): Promise<string | undefined> {
 
 /** The in-process validator: one worker thread, replaced after a hang. */
 class InProcess {
+  private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'envoy-ts-fuzz-validate-'))
   private worker: Worker | undefined
   private next = 1
   private pending: { id: number; worker: Worker; resolve: (r: ValidateReply | string) => void } | undefined
 
   private spawn(): Worker {
-    const w = new Worker(new URL('./lib/validate-worker.js', import.meta.url), { stdout: true, stderr: true, resourceLimits: { maxOldGenerationSizeMb: 1024 } })
+    const w = new Worker(new URL('./lib/validate-worker.js', import.meta.url), { workerData: { dir: this.dir }, stdout: true, stderr: true, resourceLimits: { maxOldGenerationSizeMb: 1024 } })
     w.stdout.resume()
     w.stderr.resume()
     // Only the pending case of this very thread: a terminated one still reports its exit.
@@ -325,6 +326,7 @@ class InProcess {
   async stop(): Promise<void> {
     await this.worker?.terminate()
     this.worker = undefined
+    fs.rmSync(this.dir, { recursive: true, force: true })
   }
 }
 

@@ -22,11 +22,13 @@ const FATAL_LOG = /uncaught exception|unhandled rejection|worker exited unexpect
 export class FuzzProxy {
   readonly envoy: EnvoyProcess
   private readonly rssLimit: number
+  private readonly dir: string
   private peak = 0
 
-  private constructor(envoy: EnvoyProcess, rssLimit: number) {
+  private constructor(envoy: EnvoyProcess, rssLimit: number, dir: string) {
     this.envoy = envoy
     this.rssLimit = rssLimit
+    this.dir = dir
   }
 
   static async start(o: FuzzProxyOptions): Promise<FuzzProxy> {
@@ -35,11 +37,12 @@ export class FuzzProxy {
     fs.writeFileSync(cfg, o.config)
     const addr = path.join(dir, 'admin.address')
     const envoy = new EnvoyProcess(['-c', cfg, '--concurrency', String(o.concurrency ?? 2), '--log-level', 'error', '--admin-address-path', addr, '--drain-time-s', '1'], o.env)
-    const p = new FuzzProxy(envoy, o.rssLimitBytes ?? 768 * 1048576)
+    const p = new FuzzProxy(envoy, o.rssLimitBytes ?? 768 * 1048576, dir)
     try {
       await envoy.waitForReadyEndpoint(addr, 30_000)
     } catch (err) {
       await envoy.stop('SIGKILL')
+      fs.rmSync(dir, { recursive: true, force: true })
       throw err
     }
     return p
@@ -119,12 +122,16 @@ export class FuzzProxy {
   }
 
   async stop(): Promise<void> {
-    if (!this.alive()) return
+    if (!this.alive()) {
+      fs.rmSync(this.dir, { recursive: true, force: true })
+      return
+    }
     this.envoy.child.kill('SIGTERM')
     let timer: NodeJS.Timeout | undefined
     const killed = new Promise<void>((r) => { timer = setTimeout(() => { this.envoy.child.kill('SIGKILL'); r() }, 5000) })
     await Promise.race([this.envoy.exited, killed])
     clearTimeout(timer)
     await this.envoy.exited
+    fs.rmSync(this.dir, { recursive: true, force: true })
   }
 }

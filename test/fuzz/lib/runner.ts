@@ -65,9 +65,12 @@ export interface Failure {
 export function signature(message: string): string {
   return message.split('\n')[0]!
     .replace(/\(after cases [^)]*\)/, '')
+    .replace(/\/tmp\/\S+?\.ya?ml/g, 'FILE')
+    .replace(/from --mode validate \(exit \d+\)|from validation/, 'from validation')
     .replace(/function \w*\(\)/g, 'function()')
     .replace(/"[^"]*"/g, '"…"')
     .replace(/\d+/g, 'N')
+    .replace(/\s+/g, ' ')
     .slice(0, 200)
 }
 

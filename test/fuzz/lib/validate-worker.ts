@@ -5,9 +5,8 @@
  * per case. The parent terminates the thread when a case hangs.
  */
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { LogContext } from '../../../source/common/logger/logger.js'
 import { InstanceImpl } from '../../../source/server/instance-impl.js'
 import { parseCommandLine } from '../../../source/server/options-impl.js'
@@ -28,8 +27,8 @@ export interface ValidateReply {
   errorName?: string
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'envoy-ts-fuzz-validate-'))
-const file = path.join(dir, 'bootstrap.yaml')
+// The parent owns the directory (and removes it): a terminated thread runs no clean-up.
+const file = path.join((workerData as { dir: string }).dir, 'bootstrap.yaml')
 
 async function validate(req: ValidateRequest): Promise<ValidateReply> {
   fs.writeFileSync(file, req.yaml)
@@ -49,4 +48,3 @@ async function validate(req: ValidateRequest): Promise<ValidateReply> {
 parentPort!.on('message', (req: ValidateRequest) => {
   validate(req).then((r) => parentPort!.postMessage(r), (err: Error) => parentPort!.postMessage({ id: req.id, ok: false, lines: [String(err.stack ?? err)], errorName: 'harness' }))
 })
-process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
