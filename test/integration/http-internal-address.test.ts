@@ -115,6 +115,9 @@ describe('internal_address_config: who may send x-envoy-* request headers', () =
     assert.equal(r.status, 504)
     assert.equal(r.body, 'upstream request timeout')
     assert.equal(await statValue(envoy, 'cluster.backend.upstream_rq_timeout'), before + 1)
+    // x-envoy-upstream-rq-timeout-alt-response: a timeout answers 204 instead of 504.
+    const alt = await within(send(ports.edge_internal!, '/internal-alt', { headers: { 'x-envoy-upstream-rq-timeout-ms': '1', 'x-envoy-upstream-rq-timeout-alt-response': '' } }), 5000, 'the answer')
+    assert.equal(alt.status, 204)
     // An internal request is marked, keeps x-envoy-* headers the router does not consume, and is no edge request.
     const ok = (await within(send(ports.edge_internal!, '/internal-ok', { headers: { 'x-envoy-upstream-alt-stat-name': 'alt', 'x-envoy-external-address': '192.0.2.7' } }), 5000, 'the answer'))
     assert.equal(ok.status, 200)
@@ -147,5 +150,37 @@ describe('internal_address_config: who may send x-envoy-* request headers', () =
     const r = await runEnvoy(['-c', writeTemp('bad.yaml', bad), '--mode', 'validate'])
     assert.equal(r.code, 1, r.stdout + r.stderr)
     assert.match(r.stdout + r.stderr, /internal_address_config\.cidr_ranges\[0\]/)
+  })
+})
+
+describe('the explicit_internal_address_config runtime guard', () => {
+  let legacy: EnvoyProcess
+  let up: HttpUpstream
+  before(async () => {
+    up = await startHttpUpstream({ behavior: () => ({ kind: 'echo', delayMs: UPSTREAM_DELAY_MS }) })
+    const bootstrap = JSON.parse(hcmBootstrap({
+      name: 'edge_legacy',
+      statPrefix: 'edge_legacy',
+      hcm: { use_remote_address: true },
+      extraListeners: [edge('edge_explicit', { internal_address_config: { cidr_ranges: [{ address_prefix: '192.0.2.0', prefix_len: 24 }] } })],
+      clusters: [cluster('backend', { endpoints: [up.port] })],
+    })) as Json
+    bootstrap.layered_runtime = { layers: [{ name: 'static', static_layer: { 'envoy.reloadable_features.explicit_internal_address_config': false } }] }
+    legacy = await startEnvoy({ config: JSON.stringify(bootstrap) })
+  }, HOOK)
+  after(async () => {
+    await legacy?.stop()
+    await up?.close()
+  }, HOOK)
+
+  it('set to false, a listener without internal_address_config trusts loopback again (Envoy\'s old default)', T, async () => {
+    const r = await within(send(await listenerPort(legacy, 'edge_legacy'), '/legacy', { headers: { 'x-envoy-upstream-rq-timeout-ms': '1' } }), 5000, 'the answer')
+    assert.equal(r.status, 504)
+  })
+
+  it('... but an explicit internal_address_config still decides alone', T, async () => {
+    const r = await within(send(await listenerPort(legacy, 'edge_explicit'), '/explicit', { headers: { 'x-envoy-upstream-rq-timeout-ms': '1' } }), 5000, 'the answer')
+    assert.equal(r.status, 200)
+    assert.equal(r.echo().headers['x-envoy-internal'], undefined)
   })
 })

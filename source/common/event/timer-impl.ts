@@ -60,8 +60,8 @@ export class TimerImpl implements Timer {
   refresh(): void {
     if (!this.armed) return
     if (this.delayMs <= this.maxSegmentMs) {
-      // One segment of the same length: let Node move it (no allocation).
-      this.deadline = performance.now() + this.delayMs
+      // One segment of the same length: let Node move it (no allocation, no clock read; the
+      // deadline is only consulted for chained delays).
       this.handle!.refresh()
       return
     }

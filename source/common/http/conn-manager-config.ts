@@ -19,6 +19,14 @@ import { LocalReply } from './local-reply.js'
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 
+/**
+ * Set to `false` in a runtime layer to go back to Envoy's old default when
+ * `internal_address_config` is absent: loopback and RFC 1918 peers are internal. (Envoy 1.33-1.35
+ * had this guard; it is deprecated there, kept here as a migration aid.)
+ */
+export const EXPLICIT_INTERNAL_ADDRESS_CONFIG = 'envoy.reloadable_features.explicit_internal_address_config'
+const LEGACY_INTERNAL = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '::1/128', 'fc00::/7'].map((t) => CidrRange.parse(t))
+
 export interface HttpFilterEntry {
   name: string
   factory: HttpFilterFactoryCb
@@ -68,6 +76,9 @@ export class ConnectionManagerConfig {
   readonly delayedCloseTimeoutMs: number
   readonly localReply: LocalReply
   private readonly internalRanges: CidrRange[]
+  /** False when `internal_address_config` is absent (then the runtime guard may restore the old default). */
+  private readonly hasInternalAddressConfig: boolean
+  private readonly runtime: FactoryContext['runtime']
   readonly internalUnixSockets: boolean
 
   constructor(c: HttpConnectionManager, ctx: FactoryContext, path: string) {
@@ -128,6 +139,8 @@ export class ConnectionManagerConfig {
     this.delayedCloseTimeoutMs = durationToMs(c.delayed_close_timeout, 1000)
     // Without `internal_address_config` no peer is internal (Envoy since 1.36 dropped the old
     // default of loopback and RFC 1918 ranges, `explicit_internal_address_config`).
+    this.hasInternalAddressConfig = c.internal_address_config !== undefined
+    this.runtime = ctx.runtime
     this.internalUnixSockets = c.internal_address_config?.unix_sockets ?? false
     this.internalRanges = attempt(() => (c.internal_address_config?.cidr_ranges ?? []).map((r, i) => {
       try {
@@ -201,6 +214,9 @@ export class ConnectionManagerConfig {
   isInternal(ip: string | undefined, isPipe: boolean): boolean {
     if (isPipe) return this.internalUnixSockets
     if (ip === undefined) return false
+    if (!this.hasInternalAddressConfig && !this.runtime().getBoolean(EXPLICIT_INTERNAL_ADDRESS_CONFIG, true)) {
+      return LEGACY_INTERNAL.some((r) => r.contains(ip))
+    }
     return this.internalRanges.some((r) => r.contains(ip))
   }
 }

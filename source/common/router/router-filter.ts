@@ -55,6 +55,8 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
   private responseStarted = false
   private timeoutMs = 0
   private perTryTimeoutMs = 0
+  /** 504, or 204 when an internal client sent `x-envoy-upstream-rq-timeout-alt-response`. */
+  private timeoutResponseCode = 504
   private globalTimer: Timer | undefined
   private perTryTimer: Timer | undefined
   private retryTimer: Timer | undefined
@@ -112,7 +114,8 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.requestComplete = endStream
     this.setTimeouts(headers, entry)
     this.retry = new RetryState(entry.retryPolicy, headers, cluster.info.resourceManager(entry.priority).retries)
-    for (const h of ['x-envoy-retry-on', 'x-envoy-max-retries', 'x-envoy-retriable-status-codes', 'x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms']) headers.remove(h)
+    if (headers.has('x-envoy-upstream-rq-timeout-alt-response')) this.timeoutResponseCode = 204
+    for (const h of ['x-envoy-retry-on', 'x-envoy-max-retries', 'x-envoy-retriable-status-codes', 'x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-upstream-rq-timeout-alt-response']) headers.remove(h)
     entry.finalizeRequestHeaders(headers, info, !this.config.suppressEnvoyHeaders)
     if (!this.config.suppressEnvoyHeaders) {
       const expected = this.perTryTimeoutMs > 0 ? this.perTryTimeoutMs : this.timeoutMs
@@ -490,7 +493,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
       this.cb.resetStream()
       return
     }
-    this.localReply(504, 'upstream request timeout', 'upstream_response_timeout')
+    this.localReply(this.timeoutResponseCode, 'upstream request timeout', 'upstream_response_timeout')
   }
 
   private countResponse(req: UpstreamRequest, code: number): void {
