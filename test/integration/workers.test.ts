@@ -21,15 +21,19 @@ describe('worker threads', () => {
       args: ['--concurrency', '2'],
       env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: 'stall:1200' },
     })
-    const miss = await p.waitForLog((l) => l.msg === 'watchdog miss: thread event loop stalled' && l.thread === 'worker_1')
-    assert.ok(Number(miss.stalled_ms) >= 100)
-    await p.waitForLog((l) => l.msg === 'watchdog mega miss: thread event loop stalled' && l.thread === 'worker_1')
-    assert.ok(await stat(p, 'server.worker_1.watchdog_miss') >= 1)
-    assert.ok(await stat(p, 'server.worker_1.watchdog_mega_miss') >= 1)
-    assert.ok(await stat(p, 'server.watchdog_miss') >= 1)
-    assert.ok(await stat(p, 'workers.watchdog_miss') >= 1)
-    assert.equal(await stat(p, 'server.worker_0.watchdog_miss'), 0)
-    assert.equal((await p.stop()).code, 0)
+    try {
+      const miss = await p.waitForLog((l) => l.msg === 'watchdog miss: thread event loop stalled' && l.thread === 'worker_1')
+      assert.ok(Number(miss.stalled_ms) >= 100)
+      await p.waitForLog((l) => l.msg === 'watchdog mega miss: thread event loop stalled' && l.thread === 'worker_1')
+      assert.ok(await stat(p, 'server.worker_1.watchdog_miss') >= 1)
+      assert.ok(await stat(p, 'server.worker_1.watchdog_mega_miss') >= 1)
+      assert.ok(await stat(p, 'server.watchdog_miss') >= 1)
+      assert.ok(await stat(p, 'workers.watchdog_miss') >= 1)
+      assert.equal(await stat(p, 'server.worker_0.watchdog_miss'), 0)
+    } finally {
+      // A failed assertion must not leave the process running (the test file would never end).
+      assert.equal((await p.stop()).code, 0)
+    }
   })
 
   it('a worker that exits is logged, counted and started again while the others keep running', async () => {
