@@ -21,6 +21,7 @@ import type { RuntimeSnapshot } from '../envoy/runtime/runtime.js'
 import type { Scope } from '../envoy/stats/stats.js'
 import type { ClusterManager } from '../envoy/upstream/cluster-manager.js'
 import { FilterChainManagerImpl } from './filter-chain-manager-impl.js'
+import { emptyConfigOf } from '../common/protobuf/empty-config.js'
 
 export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000
 export const DEFAULT_TCP_BACKLOG = 128
@@ -104,7 +105,7 @@ export class ListenerImpl {
         return
       }
       try {
-        this.listenerFilterFactories.push(factory.createListenerFilterFactory(lf.typed_config ?? {}, { scope: ctx.scope, listenerScope: this.scope, log: ctx.log, registry: ctx.registry }, `${p}.typed_config`))
+        this.listenerFilterFactories.push(factory.createListenerFilterFactory(lf.typed_config ?? emptyConfigOf(factory.configType, `${p}.typed_config`), { scope: ctx.scope, listenerScope: this.scope, log: ctx.log, registry: ctx.registry }, `${p}.typed_config`))
       } catch (err) {
         errors.push(...problems(err, p))
       }
@@ -141,7 +142,7 @@ export class ListenerImpl {
           errors.push(`${fp}: non-terminal filter named ${f.name} of type ${factory.configType} is the last filter in a network filter chain`)
         }
         try {
-          factories.push(factory.createFilterFactory(f.typed_config ?? {}, factoryContext, `${fp}.typed_config`))
+          factories.push(factory.createFilterFactory(f.typed_config ?? emptyConfigOf(factory.configType, `${fp}.typed_config`), factoryContext, `${fp}.typed_config`))
         } catch (err) {
           errors.push(...problems(err, fp))
         }

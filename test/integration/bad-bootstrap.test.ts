@@ -82,6 +82,16 @@ const CASES: Case[] = [
 `,
     expect: ['static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[0].route.cluster: unknown cluster "nope"'],
   },
+  {
+    name: 'a network filter named without typed_config whose empty config lacks required fields',
+    yaml: 'static_resources:\n  listeners:\n  - name: l\n    address: { socket_address: { address: 127.0.0.1, port_value: 5 } }\n    filter_chains: [{ filters: [{ name: envoy.filters.network.tcp_proxy }] }]\n',
+    expect: ['static_resources.listeners[0].filter_chains[0].filters[0].typed_config.stat_prefix: value must not be empty (no typed_config was given)'],
+  },
+  {
+    name: 'an HCM named without typed_config',
+    yaml: 'static_resources:\n  listeners:\n  - name: l\n    address: { socket_address: { address: 127.0.0.1, port_value: 5 } }\n    filter_chains: [{ filters: [{ name: envoy.filters.network.http_connection_manager }] }]\n',
+    expect: ['static_resources.listeners[0].filter_chains[0].filters[0].typed_config.stat_prefix: value must not be empty (no typed_config was given)'],
+  },
   { name: 'a field envoy-ts does not support yet', yaml: 'dynamic_resources: {}\n', expect: ['dynamic_resources: not supported by envoy-ts yet:'] },
   { name: 'an empty required string', yaml: 'admin:\n  address: { socket_address: { address: "", port_value: 1 } }\n', expect: ['admin.address.socket_address.address: value must not be empty'] },
   { name: 'a negative integer for an unsigned field', yaml: 'static_resources:\n  clusters:\n  - { name: c, per_connection_buffer_limit_bytes: -5 }\n', expect: ['static_resources.clusters[0].per_connection_buffer_limit_bytes: expected a non-negative integer, got -5'] },
@@ -120,6 +130,26 @@ describe('bad bootstraps: --mode validate exits 1 naming the file and the field'
 
   it('a good bootstrap prints OK and exits 0', async () => {
     const r = await runEnvoy(['-c', writeTemp('ok.yaml', 'node: { id: a }\n'), '--mode', 'validate'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, 'OK\n')
+  })
+
+  it('a filter named without typed_config gets its empty config (Envoy accepts `- name: envoy.filters.http.router`)', async () => {
+    const yaml = `static_resources:
+  listeners:
+  - name: l
+    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+    listener_filters: [{ name: envoy.filters.listener.proxy_protocol }]
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: x
+          route_config: { virtual_hosts: [{ name: a, domains: ["*"], routes: [{ match: { prefix: / }, direct_response: { status: 200 } }] }] }
+          http_filters: [{ name: envoy.filters.http.router }]
+`
+    const r = await runEnvoy(['-c', writeTemp('no-typed-config.yaml', yaml), '--mode', 'validate'])
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout, 'OK\n')
   })

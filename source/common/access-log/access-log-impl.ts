@@ -7,6 +7,7 @@ import type { AccessLogType, StreamInfo } from '../../envoy/stream-info/stream-i
 import { ErrorCode } from '../errors/codes.js'
 import { ConfigError } from '../errors/envoy-ts-error.js'
 import { type AccessLogFilterOptions, type CompiledAccessLogFilter, compileAccessLogFilter } from './access-log-filter.js'
+import { emptyConfigOf } from '../protobuf/empty-config.js'
 
 /**
  * One configured access log: its filter, then its logger. Logging is data plane, so nothing
@@ -71,7 +72,7 @@ export function createAccessLogs(
     }
     try {
       const filter = config.filter === undefined ? undefined : compileAccessLogFilter(config.filter, `${at}.filter`, filterOptions)
-      const instance = factory.createAccessLogInstance(config.typed_config ?? {}, ctx)
+      const instance = factory.createAccessLogInstance(config.typed_config ?? emptyConfigOf(factory.configType, `${at}.typed_config`), ctx)
       out.push(new FilteredAccessLog(instance, filter, ctx))
     } catch (err) {
       const c = errorCode(err)

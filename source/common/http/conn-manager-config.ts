@@ -15,6 +15,7 @@ import type { FactoryContext } from '../../envoy/network/filter.js'
 import type { RouteConfig } from '../../envoy/router/router.js'
 import { type ConnectionManagerStats, connectionManagerStats } from './conn-manager-stats.js'
 import { LocalReply } from './local-reply.js'
+import { emptyConfigOf } from '../protobuf/empty-config.js'
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -181,7 +182,7 @@ export class ConnectionManagerConfig {
       const last = i === c.http_filters.length - 1
       if (factory.isTerminalFilter && !last) errors.push(`${p}: terminal filter named ${f.name} of type ${factory.configType} must be the last filter in an http filter chain`)
       if (!factory.isTerminalFilter && last) errors.push(`${p}: non-terminal filter named ${f.name} of type ${factory.configType} is the last filter in an http filter chain`)
-      const cb = attempt(() => factory.createFilterFactory(f.typed_config ?? {}, filterCtx, `${p}.typed_config`), undefined)
+      const cb = attempt(() => factory.createFilterFactory(f.typed_config ?? emptyConfigOf(factory.configType, `${p}.typed_config`), filterCtx, `${p}.typed_config`), undefined)
       if (cb !== undefined) this.filters.push({ name: f.name, factory: cb })
     })
     if (c.http_filters.length === 0) errors.push(`${path}.http_filters: at least the router filter is needed`)
