@@ -35,6 +35,11 @@ export function writeTemp(name: string, text: string, dir = tempDir()): string {
   return p
 }
 
+const LIVE = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const c of LIVE) c.kill('SIGKILL')
+})
+
 /**
  * A running envoy-ts process. Its stderr JSON log lines are parsed as they arrive so a test can
  * await a specific line instead of sleeping.
@@ -67,6 +72,9 @@ export class EnvoyProcess {
       }
     })
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })))
+    // A test that fails before its clean-up must not leave a proxy running after the test file.
+    LIVE.add(this.child)
+    this.child.on('exit', () => LIVE.delete(this.child))
   }
 
   private onLine(line: string): void {
@@ -87,13 +95,25 @@ export class EnvoyProcess {
     }
   }
 
-  /** Resolves with the first log line (past or future) matching `pred`; rejects if the process exits first. */
-  waitForLog(pred: (l: LogLine) => boolean): Promise<LogLine> {
+  /**
+   * Resolves with the first log line (past or future) matching `pred`; rejects if the process
+   * exits first, or after `timeoutMs` (so a line that never comes fails the test instead of
+   * hanging the whole test file).
+   */
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs = 60_000): Promise<LogLine> {
     const seen = this.logs.find(pred)
     if (seen !== undefined) return Promise.resolve(seen)
     return new Promise((resolve, reject) => {
-      this.waiters.push({ pred, resolve })
-      void this.exited.then(({ code, signal }) => reject(new Error(`envoy-ts exited (code ${code}, signal ${signal}) before the expected log line\nstderr:\n${this.stderr.slice(-4000)}`)))
+      const timer = setTimeout(() => {
+        const i = this.waiters.findIndex((w) => w.pred === pred)
+        if (i >= 0) this.waiters.splice(i, 1)
+        reject(new Error(`no matching log line within ${timeoutMs} ms\nstderr:\n${this.stderr.slice(-4000)}`))
+      }, timeoutMs)
+      this.waiters.push({ pred, resolve: (l) => { clearTimeout(timer); resolve(l) } })
+      void this.exited.then(({ code, signal }) => {
+        clearTimeout(timer)
+        reject(new Error(`envoy-ts exited (code ${code}, signal ${signal}) before the expected log line\nstderr:\n${this.stderr.slice(-4000)}`))
+      })
     })
   }
 
