@@ -4,6 +4,7 @@ import { AccessLogManagerImpl } from '../common/access-log/access-log-manager-im
 import { loadExtensionModules, RegistryImpl } from '../common/config/registry-impl.js'
 import { LogContext } from '../common/logger/logger.js'
 import { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
+import { nativeSocket } from '../common/network/native-socket.js'
 import { CpuProfiler } from '../common/profiler/cpu-profiler.js'
 import { RuntimeSnapshotImpl } from '../common/runtime/runtime-impl.js'
 import { http1CodecStats } from '../common/http/http1/codec-stats.js'
@@ -49,9 +50,12 @@ export class WorkerThread {
   private readonly profiler = new CpuProfiler()
   private runtime: RuntimeSnapshot
   private touch: Timer | undefined
+  /** Listen descriptors main sent that no server owns yet (this thread must close them). */
+  private readonly unclaimed = new Set<number>()
 
   constructor(data: WorkerStartData) {
     this.data = data
+    for (const l of data.listeners) if (l.socket.kind === 'fd') this.unclaimed.add(l.socket.fd)
     this.logs = new LogContext(data.log, { worker: data.index })
     this.log = this.logs.child('main')
     const memory = new StatMemory(data.statMemory)
@@ -71,6 +75,17 @@ export class WorkerThread {
   }
 
   async start(port: MessagePort): Promise<void> {
+    try {
+      await this.startThread(port)
+    } catch (err) {
+      // Listen descriptors no server took would leak on every failed (re)start.
+      for (const fd of this.unclaimed) nativeSocket().close(fd)
+      this.unclaimed.clear()
+      throw err
+    }
+  }
+
+  private async startThread(port: MessagePort): Promise<void> {
     const data = this.data
     const watchdog = new WatchdogMemory(data.watchdog.buffer, data.watchdog.slots)
     const slot = workerWatchdogSlot(data.index)
@@ -107,6 +122,7 @@ export class WorkerThread {
     // serve and reset it. Main keeps the sockets; the replacement accepts what queued.
     process.once('exit', () => void this.handler.stopListeners())
     for (const l of data.listeners) {
+      if (l.socket.kind === 'fd') this.unclaimed.delete(l.socket.fd)
       // Main built the same listener before it started us, so this does not fail on config.
       await this.handler.addListener(new ListenerImpl(l.config, l.path, ctx), l.socket)
     }

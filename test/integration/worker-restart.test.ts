@@ -139,4 +139,38 @@ describe('worker restart keeps the listen sockets', () => {
       assert.equal((await p.stop()).code, 0)
     }
   })
+
+  it('a worker that keeps failing to start leaks no listen descriptor', async () => {
+    const marker = path.join(tempDir(), 'exited')
+    const p = await startEnvoy({
+      config: bootstrap(),
+      args: ['--concurrency', '2'],
+      env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: 'fail-restart', ENVOY_TS_TEST_FAULT_MARKER: marker },
+    })
+    try {
+      const dir = `/proc/${p.child.pid}/fd`
+      const sockets = (): number => fs.readdirSync(dir).filter((f) => {
+        try {
+          return fs.readlinkSync(path.join(dir, f)).startsWith('socket:')
+        } catch {
+          return false // closed meanwhile
+        }
+      }).length
+      const failures = (n: number): Promise<unknown> => {
+        let seen = 0
+        return p.waitForLog((l) => l.msg === 'worker restart failed' && ++seen >= n)
+      }
+      // Restarts back off 0, 100, 200, 400, 800 ms, ...: six failures take about 1.5 s; each leaked one
+      // descriptor (the listener's dup) before the fix.
+      await failures(2)
+      const before = sockets()
+      await failures(6)
+      const after = sockets()
+      assert.ok(after - before <= 1, `socket descriptors grew from ${before} to ${after} over four failed restarts`)
+      // Worker 0 still serves.
+      assert.equal((await request(`http://127.0.0.1:${await listenerPort(p, HTTP_LISTENER)}/`)).status, 200)
+    } finally {
+      assert.equal((await p.stop()).code, 0)
+    }
+  })
 })
