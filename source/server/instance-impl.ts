@@ -21,7 +21,7 @@ import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
 import { SubscriptionManagerImpl } from '../common/runtime-api/app-callback/subscription-manager-impl.js'
 import { RuntimeHostImpl } from '../common/runtime-api/runtime-host-impl.js'
 import { exportSharedCounters } from '../common/shared/shared-counters.js'
-import { startMemoryStats } from '../common/stats/memory-stats.js'
+import { residentSetSize, startMemoryStats } from '../common/stats/memory-stats.js'
 import { MAIN_SHARD, StatMemory } from '../common/stats/stat-memory.js'
 import { StatsRoot } from '../common/stats/stats-root.js'
 import { statsMatcherFilter } from '../common/stats/stats-matcher.js'
@@ -124,6 +124,12 @@ export class InstanceImpl implements Instance {
   /** Asks for a graceful shutdown (first SIGTERM/SIGINT, `/quitquitquit`). */
   shutdown(reason: string): void {
     this.shutdownRequested?.(reason)
+  }
+
+  /** An uncaught exception or unhandled rejection on main (Envoy's ENVOY_BUG counter). */
+  countEnvoyBug(): void {
+    // Before init() there is no store yet; the log line is all there is then.
+    if (this.store !== undefined) this.store.counter('server.envoy_bug_failures').inc()
   }
 
   /** SIGUSR1: reopen log and access log files on every thread. */
@@ -330,7 +336,7 @@ export class InstanceImpl implements Instance {
     const physical = this.store.gauge('server.memory_physical_size', 'NeverImport')
     const tick = (): void => {
       uptime.set(Math.floor((Date.now() - this.startTimeMs) / 1000))
-      physical.set(process.memoryUsage.rss())
+      physical.set(residentSetSize())
     }
     tick()
     this.every(1000, tick)

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { AccessLogManagerImpl } from '../common/access-log/access-log-manager-impl.js'
 import { loadExtensionModules, RegistryImpl } from '../common/config/registry-impl.js'
+import { installExceptionGuards } from '../common/common/process-guards.js'
 import { LogContext } from '../common/logger/logger.js'
 import { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
 import { CpuProfiler } from '../common/profiler/cpu-profiler.js'
@@ -106,6 +107,10 @@ export class WorkerThread {
       await this.handler.addListener(new ListenerImpl(l.config, l.path, ctx), l.socket)
     }
     this.log.debug({ listeners: data.listeners.length }, 'worker started')
+    // From here on an exception nothing caught is logged and counted, not the end of the
+    // worker and its connections (a failure during start still surfaces on main as 'error').
+    const envoyBugs = this.store.counter('server.envoy_bug_failures')
+    installExceptionGuards(this.logs.child('main'), `worker_${data.index}`, () => envoyBugs.inc())
     rpc.emit('ready', { index: data.index })
   }
 
