@@ -5,6 +5,7 @@ import { BufferImpl } from '../common/buffer/buffer-impl.js'
 import { addressFromSocket } from '../common/network/address-impl.js'
 import { ConnectionImpl, newConnectionId, type SocketLike } from '../common/network/connection-impl.js'
 import type { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
+import { TcpAcceptor } from '../common/network/tcp-acceptor.js'
 import { StreamInfoImpl } from '../common/stream-info/stream-info-impl.js'
 import { type Address, addressToString } from '../envoy/network/address.js'
 import type { Connection } from '../envoy/network/connection.js'
@@ -38,6 +39,7 @@ interface ListenerStats {
   txTotal: Counter
   serverTotalConnections: Gauge
   envoyBugs: Counter
+  acceptError: Counter
 }
 
 function ipOf(a: Address): string {
@@ -53,7 +55,7 @@ export class ActiveTcpListener {
   private readonly log: Logger
   private readonly stats: ListenerStats
   private readonly connections = new Set<Connection>()
-  private server: net.Server | undefined
+  private acceptor: TcpAcceptor | undefined
   private internal: InternalListenerRegistry | undefined
   private onEmpty: (() => void) | undefined
 
@@ -79,6 +81,8 @@ export class ActiveTcpListener {
       txTotal: s.counter('downstream_cx_tx_bytes_total'),
       serverTotalConnections: rootScope.gauge('server.total_connections'),
       envoyBugs: rootScope.counter('server.envoy_bug_failures'),
+      // envoy-ts: Envoy has no stat for failed accept() calls (it logs them).
+      acceptError: s.counter('downstream_cx_accept_error'),
     }
   }
 
@@ -90,16 +94,24 @@ export class ActiveTcpListener {
       internal?.register(this.listener.name, (s, local, remote) => this.onAccept(s, local, remote))
       return Promise.resolve()
     }
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onAccept(s))
-    server.on('error', (err) => this.log.error({ listener: this.listener.name, err }, 'listener socket error'))
-    this.server = server
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ fd: socket.fd, backlog: this.listener.backlog }, () => {
-        server.off('error', reject)
-        resolve()
+    try {
+      // Not net.Server: libuv drops every pending connection without a word when accept() runs
+      // out of descriptors; the TcpAcceptor counts the error and backs off instead.
+      this.acceptor = new TcpAcceptor(socket.fd, this.listener.backlog, {
+        onAccept: (s) => this.onAccept(s),
+        onAcceptError: (code, pauseMs) => this.onAcceptError(code, pauseMs),
       })
-    })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return Promise.resolve()
+  }
+
+  /** accept() failed (EMFILE, ENFILE, ENOBUFS, ENOMEM): counted; the acceptor backs off. */
+  private onAcceptError(code: string, pauseMs: number): void {
+    this.stats.acceptError.inc()
+    // One line per pause, not per connection: the pause bounds the rate (at most 10 a second).
+    this.log.warn({ listener: this.listener.name, code, pause_ms: pauseMs }, 'accept failed: pausing accept on this listener')
   }
 
   /** A connection main accepted for us (exact balance): adopt its descriptor. */
@@ -113,10 +125,8 @@ export class ActiveTcpListener {
   stopListening(): Promise<void> {
     this.internal?.unregister(this.listener.name)
     this.internal = undefined
-    const server = this.server
-    this.server = undefined
-    // close() stops accepting at once; its callback would wait for every open connection.
-    server?.close()
+    this.acceptor?.close()
+    this.acceptor = undefined
     return Promise.resolve()
   }
 

@@ -17,6 +17,7 @@ import { durationToMs } from '../common/protobuf/duration.js'
 import type { Bootstrap } from '../common/protobuf/generated/envoy/config/bootstrap/v3.js'
 import { MessageValidator } from '../common/protobuf/message-validator.js'
 import { loadSchema } from '../common/protobuf/schema.js'
+import { nativeSocket } from '../common/network/native-socket.js'
 import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
 import { SubscriptionManagerImpl } from '../common/runtime-api/app-callback/subscription-manager-impl.js'
 import { RuntimeHostImpl } from '../common/runtime-api/runtime-host-impl.js'
@@ -62,6 +63,7 @@ export class InstanceImpl implements Instance {
   readonly options: Options
   readonly startTimeMs = Date.now()
   bootstrap!: Bootstrap
+  fileDescriptorLimit: { before: number; soft: number; hard: number } | undefined
   stats!: StatsRoot
   tagExtractor!: TagExtractor
   private readonly logs: LogContext
@@ -148,6 +150,7 @@ export class InstanceImpl implements Instance {
 
   private async init(): Promise<void> {
     this.setState('INITIALIZING')
+    if (this.options.mode !== 'validate') this.raiseFileLimit()
     this.schema = loadSchema()
     const loaded = loadBootstrap(this.options, new MessageValidator(this.schema))
     this.bootstrap = loaded.bootstrap
@@ -177,6 +180,21 @@ export class InstanceImpl implements Instance {
     this.runtimeHost = new RuntimeHostImpl({ registry: this.registry, log: this.logs.child('runtime'), shutdown: (reason) => this.shutdown(reason) })
     this.runtimeHost.setSubscriptionManager(new SubscriptionManagerImpl(this.logs.child('runtime'), this.store))
     this.buildConfig()
+  }
+
+  /**
+   * Every proxied connection holds two descriptors; run out and accept fails with EMFILE. Raise
+   * the soft RLIMIT_NOFILE to the hard limit as Envoy's deployment guides ask (Node usually did
+   * it already when it started) and say what the limit is.
+   */
+  private raiseFileLimit(): void {
+    try {
+      const l = nativeSocket().raiseFileLimit()
+      this.fileDescriptorLimit = l
+      this.log.info({ soft_before: l.before, soft: l.soft, hard: l.hard }, 'file descriptor limit (RLIMIT_NOFILE)')
+    } catch (err) {
+      this.log.warn({ err }, 'cannot raise the file descriptor limit')
+    }
   }
 
   /**

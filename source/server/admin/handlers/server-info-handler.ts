@@ -54,6 +54,8 @@ export function serverInfoEndpoints(): AdminEndpoint[] {
           node: server.bootstrap.node ?? {},
           uptime_current_epoch: uptime,
           uptime_all_epochs: uptime,
+          // envoy-ts addition: RLIMIT_NOFILE after start-up raised it (-1: unlimited).
+          ...(server.fileDescriptorLimit !== undefined ? { file_descriptor_limit: server.fileDescriptorLimit } : {}),
         })
       },
     },
