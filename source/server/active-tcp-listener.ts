@@ -9,6 +9,7 @@ import { TcpAcceptor } from '../common/network/tcp-acceptor.js'
 import { StreamInfoImpl } from '../common/stream-info/stream-info-impl.js'
 import { type Address, addressToString } from '../envoy/network/address.js'
 import type { Connection } from '../envoy/network/connection.js'
+import { OverloadActionNames, ProactiveResources, type ThreadLocalOverloadState } from '../envoy/server/overload.js'
 import type { Counter, Gauge, Histogram, Scope } from '../envoy/stats/stats.js'
 import { ActiveTcpSocket, type ListenerFilterResult } from './active-tcp-socket.js'
 import type { ListenerImpl } from './listener-impl.js'
@@ -40,6 +41,7 @@ interface ListenerStats {
   serverTotalConnections: Gauge
   envoyBugs: Counter
   acceptError: Counter
+  globalCxOverflow: Counter
 }
 
 function ipOf(a: Address): string {
@@ -56,12 +58,18 @@ export class ActiveTcpListener {
   private readonly stats: ListenerStats
   private readonly connections = new Set<Connection>()
   private acceptor: TcpAcceptor | undefined
+  private readonly overload: ThreadLocalOverloadState | undefined
+  /** Whether a global connection limit applies (a monitor exists; no ignore_global_conn_limit). */
+  private readonly limitConnections: boolean
   private internal: InternalListenerRegistry | undefined
   private onEmpty: (() => void) | undefined
 
-  constructor(listener: ListenerImpl, workerIndex: number, rootScope: Scope, log: Logger) {
+  constructor(listener: ListenerImpl, workerIndex: number, rootScope: Scope, log: Logger, overload?: ThreadLocalOverloadState) {
     this.listener = listener
     this.log = log
+    this.overload = overload
+    this.limitConnections = overload !== undefined && !listener.config.ignore_global_conn_limit &&
+      overload.isResourceMonitorEnabled(ProactiveResources.DownstreamConnections)
     const s = listener.scope
     const w = s.createScope(`worker_${workerIndex}`)
     this.stats = {
@@ -83,6 +91,7 @@ export class ActiveTcpListener {
       envoyBugs: rootScope.counter('server.envoy_bug_failures'),
       // envoy-ts: Envoy has no stat for failed accept() calls (it logs them).
       acceptError: s.counter('downstream_cx_accept_error'),
+      globalCxOverflow: s.counter('downstream_global_cx_overflow'),
     }
   }
 
@@ -144,7 +153,28 @@ export class ActiveTcpListener {
     for (const c of [...this.connections]) c.close('NoFlush', 'listener_closed')
   }
 
+  /**
+   * Applies the overload manager's stop_accepting_connections (the worker calls this every
+   * refresh_interval): accepting holds while the action is saturated. bypass_overload_manager
+   * listeners, internal listeners and exact-balance ones (main accepts) are not held.
+   */
+  applyOverload(): void {
+    if (this.overload === undefined || this.acceptor === undefined || this.listener.config.bypass_overload_manager) return
+    this.acceptor.setHeld(this.overload.getState(OverloadActionNames.StopAcceptingConnections).saturated)
+  }
+
   private onAccept(socket: SocketLike, localAddress?: Address, remoteAddress?: Address): void {
+    // Envoy's global downstream connection limit, exact across workers: over it, the new
+    // connection is closed at once and counted (downstream_global_cx_overflow).
+    if (this.limitConnections && this.internal === undefined) {
+      const overload = this.overload!
+      if (!overload.tryAllocateResource(ProactiveResources.DownstreamConnections, 1)) {
+        this.stats.globalCxOverflow.inc()
+        socket.destroy()
+        return
+      }
+      socket.once('close', () => overload.deallocateResource(ProactiveResources.DownstreamConnections, 1))
+    }
     const tcp = socket as net.Socket
     const local = localAddress ?? addressFromSocket(tcp.localAddress, tcp.localPort)
     const remote = remoteAddress ?? addressFromSocket(tcp.remoteAddress, tcp.remotePort)

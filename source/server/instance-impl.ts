@@ -18,6 +18,7 @@ import type { Bootstrap } from '../common/protobuf/generated/envoy/config/bootst
 import { MessageValidator } from '../common/protobuf/message-validator.js'
 import { loadSchema } from '../common/protobuf/schema.js'
 import { nativeSocket } from '../common/network/native-socket.js'
+import { OverloadManagerImpl } from '../common/overload/overload-manager-impl.js'
 import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
 import { SubscriptionManagerImpl } from '../common/runtime-api/app-callback/subscription-manager-impl.js'
 import { RuntimeHostImpl } from '../common/runtime-api/runtime-host-impl.js'
@@ -84,6 +85,7 @@ export class InstanceImpl implements Instance {
   /** Runtime API: components of every runtime_api config, embedded ones for the whole process. */
   private runtimeHost!: RuntimeHostImpl
   private workers: WorkerManager | undefined
+  private overload: OverloadManagerImpl | undefined
   private admin: AdminImpl | undefined
   private stateName: ServerStateName = 'PRE_INITIALIZING'
   private loadedAt = new Date()
@@ -239,6 +241,8 @@ export class InstanceImpl implements Instance {
       }, this.store)
     })
     collect(() => this.buildAdminAccessLogs())
+    // Validates overload_manager and creates its shared memory before any worker starts.
+    collect(() => { this.overload = new OverloadManagerImpl(this.bootstrap.overload_manager, this.registry) })
     if (errors.length > 0) {
       const source = this.options.configPath ?? '--config-yaml'
       throw new ConfigError(ErrorCode.CONFIG_INVALID, errors.map((e) => `${source}: ${e}`))
@@ -350,6 +354,7 @@ export class InstanceImpl implements Instance {
     this.store.gauge('server.version', 'NeverImport').set(versionNumber())
     this.store.gauge('server.hot_restart_epoch', 'NeverImport').set(0)
     startMemoryStats(this.store)
+    this.overload?.start(this.store, this.logs.child('main'))
     const uptime = this.store.gauge('server.uptime', 'NeverImport')
     const physical = this.store.gauge('server.memory_physical_size', 'NeverImport')
     const tick = (): void => {
@@ -382,6 +387,7 @@ export class InstanceImpl implements Instance {
   /** Drains, then stops workers, admin, timers and files, in that order. */
   private async stop(reason: string): Promise<void> {
     this.log.info({ reason }, 'shutting down')
+    this.overload?.stop()
     this.setState('DRAINING')
     const hardLimit = setTimeout(() => {
       this.log.fatal({ parent_shutdown_time_s: this.options.parentShutdownTimeS }, 'shutdown took too long; exiting now')

@@ -16,6 +16,7 @@ import { StatMemory, workerShard } from '../common/stats/stat-memory.js'
 import { statsMatcherFilter } from '../common/stats/stats-matcher.js'
 import { ThreadLocalStoreImpl } from '../common/stats/thread-local-store.js'
 import { RpcChannel } from '../common/thread/rpc-channel.js'
+import { ThreadLocalOverloadStateImpl } from '../common/overload/overload-manager-impl.js'
 import { ThreadLocalClusterManagerImpl } from '../common/upstream/thread-local-cluster-manager-impl.js'
 import type { RuntimeSnapshot } from '../envoy/runtime/runtime.js'
 import type { MainEvents, MainMethods, WorkerEvents, WorkerMethods, WorkerStartData } from '../envoy/server/worker.js'
@@ -48,6 +49,7 @@ export class WorkerThread {
   private readonly profiler = new CpuProfiler()
   private runtime: RuntimeSnapshot
   private touch: NodeJS.Timeout | undefined
+  private overloadTimer: NodeJS.Timeout | undefined
 
   constructor(data: WorkerStartData) {
     this.data = data
@@ -81,6 +83,11 @@ export class WorkerThread {
     setupAllExtensions(this.registry)
     await loadExtensionModules(data.extensionModules, this.registry)
     importSharedCounters(data.sharedCounters)
+    // Main validated overload_manager and created its shared memory; this is the same view.
+    const overload = new ThreadLocalOverloadStateImpl(data.bootstrap.overload_manager, this.registry)
+    this.handler.setOverloadState(overload)
+    this.overloadTimer = setInterval(() => this.handler.applyOverload(), overload.refreshIntervalMs())
+    this.overloadTimer.unref()
     this.clusterManager.update(data.clusters)
 
     const rpc: Channel = new RpcChannel(port)
@@ -101,6 +108,7 @@ export class WorkerThread {
       serverOptions: { drainTimeS: data.serverOptions.drainTimeS, drainStrategy: data.serverOptions.drainStrategy },
       runtimeHost,
       serviceInvoker,
+      overloadState: overload,
     }
     for (const l of data.listeners) {
       // Main built the same listener before it started us, so this does not fail on config.
@@ -162,6 +170,7 @@ export class WorkerThread {
     })
     rpc.handle('shutdown', async () => {
       if (this.touch !== undefined) clearInterval(this.touch)
+      if (this.overloadTimer !== undefined) clearInterval(this.overloadTimer)
       await this.handler.stopListeners()
       this.handler.closeAllConnections()
       this.accessLogs.flush()

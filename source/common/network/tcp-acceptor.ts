@@ -30,11 +30,24 @@ export class TcpAcceptor {
   private readonly callbacks: TcpAcceptorCallbacks
   private backoffMs = 0
   private resumeTimer: NodeJS.Timeout | undefined
+  private held = false
 
   /** Listens on `fd` (which it then owns) and starts accepting. Throws on a bad descriptor. */
   constructor(fd: number, backlog: number, callbacks: TcpAcceptorCallbacks) {
     this.callbacks = callbacks
     this.handle = nativeSocket().acceptorStart(fd, backlog, (cfd, error) => this.onNative(cfd, error))
+  }
+
+  /**
+   * Holds accepting while `held` (the overload manager's stop_accepting_connections): the
+   * kernel keeps queueing connections up to the backlog. Releasing resumes unless an accept-error
+   * pause is still running (its timer resumes then).
+   */
+  setHeld(held: boolean): void {
+    if (held === this.held || this.handle === undefined) return
+    this.held = held
+    if (held) nativeSocket().acceptorPause(this.handle)
+    else if (this.resumeTimer === undefined) nativeSocket().acceptorResume(this.handle)
   }
 
   /** Stops accepting for good and closes the listen descriptor. */
@@ -52,7 +65,7 @@ export class TcpAcceptor {
       const pause = this.backoffMs
       this.resumeTimer = setTimeout(() => {
         this.resumeTimer = undefined
-        if (this.handle !== undefined) nativeSocket().acceptorResume(this.handle)
+        if (this.handle !== undefined && !this.held) nativeSocket().acceptorResume(this.handle)
       }, pause)
       this.callbacks.onAcceptError(error ?? 'EIO', pause)
       return
