@@ -7,7 +7,7 @@
 import type { TypedFactory } from '../registry/registry.js'
 
 /** Registry category of resource monitor factories. */
-export const RESOURCE_MONITORS = 'resource_monitors'
+export const RESOURCE_MONITORS = 'resource monitor'
 
 /** The overload actions envoy-ts implements; any other name is rejected at load time. */
 export const OverloadActionNames = {
