@@ -86,8 +86,10 @@ export class WorkerThread {
     // Main validated overload_manager and created its shared memory; this is the same view.
     const overload = new ThreadLocalOverloadStateImpl(data.bootstrap.overload_manager, this.registry)
     this.handler.setOverloadState(overload)
-    this.overloadTimer = setInterval(() => this.handler.applyOverload(), overload.refreshIntervalMs())
-    this.overloadTimer.unref()
+    if (data.bootstrap.overload_manager !== undefined) {
+      this.overloadTimer = setInterval(() => this.handler.applyOverload(), overload.refreshIntervalMs())
+      this.overloadTimer.unref()
+    }
     this.clusterManager.update(data.clusters)
 
     const rpc: Channel = new RpcChannel(port)
