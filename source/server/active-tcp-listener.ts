@@ -5,7 +5,7 @@ import { BufferImpl } from '../common/buffer/buffer-impl.js'
 import { addressFromSocket } from '../common/network/address-impl.js'
 import { ConnectionImpl, newConnectionId, type SocketLike } from '../common/network/connection-impl.js'
 import type { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
-import { TcpAcceptor } from '../common/network/tcp-acceptor.js'
+import { socketFromFd, TcpAcceptor } from '../common/network/tcp-acceptor.js'
 import { StreamInfoImpl } from '../common/stream-info/stream-info-impl.js'
 import { type Address, addressToString } from '../envoy/network/address.js'
 import type { Connection } from '../envoy/network/connection.js'
@@ -107,7 +107,10 @@ export class ActiveTcpListener {
       // Not net.Server: libuv drops every pending connection without a word when accept() runs
       // out of descriptors; the TcpAcceptor counts the error and backs off instead.
       this.acceptor = new TcpAcceptor(socket.fd, this.listener.backlog, {
-        onAccept: (s) => this.onAccept(s),
+        onAccept: (fd) => {
+          const s = socketFromFd(fd)
+          if (s !== undefined) this.onAccept(s)
+        },
         onAcceptError: (code, pauseMs) => this.onAcceptError(code, pauseMs),
       })
     } catch (err) {

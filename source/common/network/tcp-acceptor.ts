@@ -10,8 +10,8 @@ export const ACCEPT_BACKOFF_MAX_MS = 1000
 
 /** What a TcpAcceptor reports to its owner (the listener on this thread). */
 export interface TcpAcceptorCallbacks {
-  /** A new connection, already non-blocking; the callee owns it. */
-  onAccept(socket: net.Socket): void
+  /** A new connection's descriptor, non-blocking and close-on-exec; the callee owns it. */
+  onAccept(fd: number): void
   /**
    * accept() failed with `code` (EMFILE, ENFILE, ENOBUFS, ENOMEM, ...). Accepting is paused for
    * `pauseMs`; the connections waiting meanwhile stay in the kernel's queue.
@@ -71,15 +71,21 @@ export class TcpAcceptor {
       return
     }
     this.backoffMs = 0
-    let socket: net.Socket
-    try {
-      socket = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true })
-    } catch {
-      // Wrapping failed (out of memory): the connection cannot be served.
-      try { nativeSocket().close(fd) } catch { /* already gone */ }
-      return
-    }
+    this.callbacks.onAccept(fd)
+  }
+}
+
+/**
+ * Wraps an accepted descriptor in a net.Socket (half-open allowed, no Nagle). Undefined, with
+ * the descriptor closed, when that fails (out of memory): the connection cannot be served.
+ */
+export function socketFromFd(fd: number): net.Socket | undefined {
+  try {
+    const socket = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true })
     socket.setNoDelay(true)
-    this.callbacks.onAccept(socket)
+    return socket
+  } catch {
+    try { nativeSocket().close(fd) } catch { /* already gone */ }
+    return undefined
   }
 }
