@@ -6,6 +6,7 @@ import os from 'node:os'
 import v8 from 'node:v8'
 import { LogContext } from '../common/logger/logger.js'
 import { VERSION } from '../common/version.js'
+import { installExceptionGuards } from '../common/common/process-guards.js'
 import { ExitCode, InstanceImpl } from '../server/instance-impl.js'
 import { parseCommandLine, usage } from '../server/options-impl.js'
 
@@ -71,16 +72,9 @@ async function main(argv: readonly string[]): Promise<number> {
     server.reopenLogs()
     log.info('caught SIGUSR1: log files reopened')
   })
-  process.on('uncaughtException', (err) => {
-    log.fatal({ err }, 'uncaught exception on main thread')
-    logs.flush()
-    process.exit(ExitCode.FAILURE)
-  })
-  process.on('unhandledRejection', (err) => {
-    log.fatal({ err }, 'unhandled rejection on main thread')
-    logs.flush()
-    process.exit(ExitCode.FAILURE)
-  })
+  // An exception nothing caught is logged, counted (server.envoy_bug_failures) and survived:
+  // one failing timer or callback must not take every connection down with it (issue 18).
+  installExceptionGuards(log, 'main', () => server.countEnvoyBug())
 
   try {
     const code = await server.run({ configLoaded: installSignalHandlers })

@@ -14,6 +14,7 @@ import { setup as setupEcho } from './filters/network/echo/config.js'
 import { setup as setupHttpConnectionManager } from './filters/network/http-connection-manager/config.js'
 import { setup as setupNetworkLocalRateLimit } from './filters/network/local-ratelimit/config.js'
 import { setup as setupTcpProxy } from './filters/network/tcp-proxy/config.js'
+import { setup as setupDownstreamConnectionsMonitor } from './resource-monitors/downstream-connections/config.js'
 // Runtime API: the filter and its embedded components.
 import { setup as setupRuntimeApi } from './filters/network/runtime-api/config.js'
 import { setup as setupBindingsHttp } from './runtime/bindings/http/config.js'
@@ -56,6 +57,7 @@ const BUILT_INS: ReadonlyArray<(r: Registry) => void> = [
   setupHttpLocalRateLimit,
   setupBuffer,
   setupDaprApi,
+  setupDownstreamConnectionsMonitor,
   // Runtime API
   setupRuntimeApi,
   setupStateInMemory,

@@ -5,9 +5,11 @@ import { BufferImpl } from '../common/buffer/buffer-impl.js'
 import { addressFromSocket } from '../common/network/address-impl.js'
 import { ConnectionImpl, newConnectionId, type SocketLike } from '../common/network/connection-impl.js'
 import type { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
+import { socketFromFd, TcpAcceptor } from '../common/network/tcp-acceptor.js'
 import { StreamInfoImpl } from '../common/stream-info/stream-info-impl.js'
 import { type Address, addressToString } from '../envoy/network/address.js'
 import type { Connection } from '../envoy/network/connection.js'
+import { OverloadActionNames, ProactiveResources, type ThreadLocalOverloadState } from '../envoy/server/overload.js'
 import type { Counter, Gauge, Histogram, Scope } from '../envoy/stats/stats.js'
 import { ActiveTcpSocket, type ListenerFilterResult } from './active-tcp-socket.js'
 import type { ListenerImpl } from './listener-impl.js'
@@ -38,6 +40,8 @@ interface ListenerStats {
   txTotal: Counter
   serverTotalConnections: Gauge
   envoyBugs: Counter
+  acceptError: Counter
+  globalCxOverflow: Counter
 }
 
 function ipOf(a: Address): string {
@@ -53,13 +57,19 @@ export class ActiveTcpListener {
   private readonly log: Logger
   private readonly stats: ListenerStats
   private readonly connections = new Set<Connection>()
-  private server: net.Server | undefined
+  private acceptor: TcpAcceptor | undefined
+  private readonly overload: ThreadLocalOverloadState | undefined
+  /** Whether a global connection limit applies (a monitor exists; no ignore_global_conn_limit). */
+  private readonly limitConnections: boolean
   private internal: InternalListenerRegistry | undefined
   private onEmpty: (() => void) | undefined
 
-  constructor(listener: ListenerImpl, workerIndex: number, rootScope: Scope, log: Logger) {
+  constructor(listener: ListenerImpl, workerIndex: number, rootScope: Scope, log: Logger, overload?: ThreadLocalOverloadState) {
     this.listener = listener
     this.log = log
+    this.overload = overload
+    this.limitConnections = overload !== undefined && !listener.config.ignore_global_conn_limit &&
+      overload.isResourceMonitorEnabled(ProactiveResources.DownstreamConnections)
     const s = listener.scope
     const w = s.createScope(`worker_${workerIndex}`)
     this.stats = {
@@ -79,6 +89,9 @@ export class ActiveTcpListener {
       txTotal: s.counter('downstream_cx_tx_bytes_total'),
       serverTotalConnections: rootScope.gauge('server.total_connections'),
       envoyBugs: rootScope.counter('server.envoy_bug_failures'),
+      // envoy-ts: Envoy has no stat for failed accept() calls (it logs them).
+      acceptError: s.counter('downstream_cx_accept_error'),
+      globalCxOverflow: s.counter('downstream_global_cx_overflow'),
     }
   }
 
@@ -90,16 +103,27 @@ export class ActiveTcpListener {
       internal?.register(this.listener.name, (s, local, remote) => this.onAccept(s, local, remote))
       return Promise.resolve()
     }
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onAccept(s))
-    server.on('error', (err) => this.log.error({ listener: this.listener.name, err }, 'listener socket error'))
-    this.server = server
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ fd: socket.fd, backlog: this.listener.backlog }, () => {
-        server.off('error', reject)
-        resolve()
+    try {
+      // Not net.Server: libuv drops every pending connection without a word when accept() runs
+      // out of descriptors; the TcpAcceptor counts the error and backs off instead.
+      this.acceptor = new TcpAcceptor(socket.fd, this.listener.backlog, {
+        onAccept: (fd) => {
+          const s = socketFromFd(fd)
+          if (s !== undefined) this.onAccept(s)
+        },
+        onAcceptError: (code, pauseMs) => this.onAcceptError(code, pauseMs),
       })
-    })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return Promise.resolve()
+  }
+
+  /** accept() failed (EMFILE, ENFILE, ENOBUFS, ENOMEM): counted; the acceptor backs off. */
+  private onAcceptError(code: string, pauseMs: number): void {
+    this.stats.acceptError.inc()
+    // One line per pause, not per connection: the pause bounds the rate (at most 10 a second).
+    this.log.warn({ listener: this.listener.name, code, pause_ms: pauseMs }, 'accept failed: pausing accept on this listener')
   }
 
   /** A connection main accepted for us (exact balance): adopt its descriptor. */
@@ -113,10 +137,8 @@ export class ActiveTcpListener {
   stopListening(): Promise<void> {
     this.internal?.unregister(this.listener.name)
     this.internal = undefined
-    const server = this.server
-    this.server = undefined
-    // close() stops accepting at once; its callback would wait for every open connection.
-    server?.close()
+    this.acceptor?.close()
+    this.acceptor = undefined
     return Promise.resolve()
   }
 
@@ -134,7 +156,28 @@ export class ActiveTcpListener {
     for (const c of [...this.connections]) c.close('NoFlush', 'listener_closed')
   }
 
+  /**
+   * Applies the overload manager's stop_accepting_connections (the worker calls this every
+   * refresh_interval): accepting holds while the action is saturated. bypass_overload_manager
+   * listeners, internal listeners and exact-balance ones (main accepts) are not held.
+   */
+  applyOverload(): void {
+    if (this.overload === undefined || this.acceptor === undefined || this.listener.config.bypass_overload_manager) return
+    this.acceptor.setHeld(this.overload.getState(OverloadActionNames.StopAcceptingConnections).saturated)
+  }
+
   private onAccept(socket: SocketLike, localAddress?: Address, remoteAddress?: Address): void {
+    // Envoy's global downstream connection limit, exact across workers: over it, the new
+    // connection is closed at once and counted (downstream_global_cx_overflow).
+    if (this.limitConnections && this.internal === undefined) {
+      const overload = this.overload!
+      if (!overload.tryAllocateResource(ProactiveResources.DownstreamConnections, 1)) {
+        this.stats.globalCxOverflow.inc()
+        socket.destroy()
+        return
+      }
+      socket.once('close', () => overload.deallocateResource(ProactiveResources.DownstreamConnections, 1))
+    }
     const tcp = socket as net.Socket
     const local = localAddress ?? addressFromSocket(tcp.localAddress, tcp.localPort)
     const remote = remoteAddress ?? addressFromSocket(tcp.remoteAddress, tcp.remotePort)

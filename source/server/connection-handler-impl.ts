@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
+import type { ThreadLocalOverloadState } from '../envoy/server/overload.js'
 import type { Scope } from '../envoy/stats/stats.js'
 import { ActiveTcpListener, type WorkerSocket } from './active-tcp-listener.js'
 import type { ListenerImpl } from './listener-impl.js'
@@ -16,6 +17,8 @@ export class ConnectionHandlerImpl {
 
   private readonly internal: InternalListenerRegistry
 
+  private overload: ThreadLocalOverloadState | undefined
+
   constructor(workerIndex: number, scope: Scope, log: Logger, internal: InternalListenerRegistry) {
     this.workerIndex = workerIndex
     this.scope = scope
@@ -23,8 +26,18 @@ export class ConnectionHandlerImpl {
     this.internal = internal
   }
 
+  /** The overload state listeners added from now on consult (set once, before any listener). */
+  setOverloadState(overload: ThreadLocalOverloadState): void {
+    this.overload = overload
+  }
+
+  /** The overload manager's listener actions (stop_accepting_connections), on every listener. */
+  applyOverload(): void {
+    for (const l of this.listeners.values()) l.applyOverload()
+  }
+
   async addListener(listener: ListenerImpl, socket: WorkerSocket): Promise<void> {
-    const active = new ActiveTcpListener(listener, this.workerIndex, this.scope, this.log)
+    const active = new ActiveTcpListener(listener, this.workerIndex, this.scope, this.log, this.overload)
     this.listeners.set(listener.name, active)
     await active.start(socket, this.internal)
   }

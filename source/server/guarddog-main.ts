@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { workerData } from 'node:worker_threads'
+import { installExceptionGuards } from '../common/common/process-guards.js'
 import { LogContext } from '../common/logger/logger.js'
 import { GUARD_DOG_SHARD, StatMemory } from '../common/stats/stat-memory.js'
 import { ThreadLocalStoreImpl } from '../common/stats/thread-local-store.js'
@@ -33,6 +34,8 @@ const store = new ThreadLocalStoreImpl(new StatMemory(data.statMemory), GUARD_DO
 const memory = new WatchdogMemory(data.watchdog, data.slots)
 const totalMiss = store.counter('server.watchdog_miss')
 const totalMega = store.counter('server.watchdog_mega_miss')
+const envoyBugs = store.counter('server.envoy_bug_failures')
+installExceptionGuards(log, 'guard_dog', () => envoyBugs.inc())
 
 const watched: Watched[] = []
 for (let slot = 0; slot < data.slots; slot++) {

@@ -19,11 +19,13 @@ import { MessageValidator } from '../common/protobuf/message-validator.js'
 import { loadSchema } from '../common/protobuf/schema.js'
 import { setRegexRuntime } from '../common/common/regex.js'
 import { bucketsResolver } from '../common/stats/histogram-buckets.js'
+import { nativeSocket } from '../common/network/native-socket.js'
+import { OverloadManagerImpl } from '../common/overload/overload-manager-impl.js'
 import { RuntimeLoader } from '../common/runtime/runtime-impl.js'
 import { SubscriptionManagerImpl } from '../common/runtime-api/app-callback/subscription-manager-impl.js'
 import { RuntimeHostImpl } from '../common/runtime-api/runtime-host-impl.js'
 import { exportSharedCounters } from '../common/shared/shared-counters.js'
-import { startMemoryStats } from '../common/stats/memory-stats.js'
+import { residentSetSize, startMemoryStats } from '../common/stats/memory-stats.js'
 import { MAIN_SHARD, StatMemory } from '../common/stats/stat-memory.js'
 import { StatsRoot } from '../common/stats/stats-root.js'
 import { statsMatcherFilter } from '../common/stats/stats-matcher.js'
@@ -66,6 +68,7 @@ export class InstanceImpl implements Instance {
   readonly options: Options
   readonly startTimeMs = Date.now()
   bootstrap!: Bootstrap
+  fileDescriptorLimit: { before: number; soft: number; hard: number } | undefined
   stats!: StatsRoot
   tagExtractor!: TagExtractor
   private readonly logs: LogContext
@@ -86,6 +89,7 @@ export class InstanceImpl implements Instance {
   /** Runtime API: components of every runtime_api config, embedded ones for the whole process. */
   private runtimeHost!: RuntimeHostImpl
   private workers: WorkerManager | undefined
+  private overload: OverloadManagerImpl | undefined
   private admin: AdminImpl | undefined
   private stateName: ServerStateName = 'PRE_INITIALIZING'
   private loadedAt = new Date()
@@ -134,6 +138,12 @@ export class InstanceImpl implements Instance {
     this.shutdownRequested?.(reason)
   }
 
+  /** An uncaught exception or unhandled rejection on main (Envoy's ENVOY_BUG counter). */
+  countEnvoyBug(): void {
+    // Before init() there is no store yet; the log line is all there is then.
+    if (this.store !== undefined) this.store.counter('server.envoy_bug_failures').inc()
+  }
+
   /** SIGUSR1: reopen log and access log files on every thread. */
   reopenLogs(): void {
     this.logs.reopen()
@@ -150,6 +160,7 @@ export class InstanceImpl implements Instance {
 
   private async init(): Promise<void> {
     this.setState('INITIALIZING')
+    if (this.options.mode !== 'validate') this.raiseFileLimit()
     this.schema = loadSchema()
     const loaded = loadBootstrap(this.options, new MessageValidator(this.schema))
     this.bootstrap = loaded.bootstrap
@@ -191,6 +202,21 @@ export class InstanceImpl implements Instance {
     this.runtimeHost = new RuntimeHostImpl({ registry: this.registry, log: this.logs.child('runtime'), shutdown: (reason) => this.shutdown(reason) })
     this.runtimeHost.setSubscriptionManager(new SubscriptionManagerImpl(this.logs.child('runtime'), this.store))
     this.buildConfig()
+  }
+
+  /**
+   * Every proxied connection holds two descriptors; run out and accept fails with EMFILE. Raise
+   * the soft RLIMIT_NOFILE to the hard limit as Envoy's deployment guides ask (Node usually did
+   * it already when it started) and say what the limit is.
+   */
+  private raiseFileLimit(): void {
+    try {
+      const l = nativeSocket().raiseFileLimit()
+      this.fileDescriptorLimit = l
+      this.log.info({ soft_before: l.before, soft: l.soft, hard: l.hard }, 'file descriptor limit (RLIMIT_NOFILE)')
+    } catch (err) {
+      this.log.warn({ err }, 'cannot raise the file descriptor limit')
+    }
   }
 
   /**
@@ -237,6 +263,8 @@ export class InstanceImpl implements Instance {
     collect(() => this.buildAdminAccessLogs())
     // Built per /stats/prometheus request; compiled here once so a refused regex is a load error.
     collect(() => bucketsResolver(this.bootstrap.stats_config))
+    // Validates overload_manager and creates its shared memory before any worker starts.
+    collect(() => { this.overload = new OverloadManagerImpl(this.bootstrap.overload_manager, this.registry) })
     if (errors.length > 0) {
       const source = this.options.configPath ?? '--config-yaml'
       throw new ConfigError(ErrorCode.CONFIG_INVALID, errors.map((e) => `${source}: ${e}`))
@@ -346,11 +374,12 @@ export class InstanceImpl implements Instance {
     this.store.gauge('server.version', 'NeverImport').set(versionNumber())
     this.store.gauge('server.hot_restart_epoch', 'NeverImport').set(0)
     startMemoryStats(this.store)
+    this.overload?.start(this.store, this.logs.child('main'))
     const uptime = this.store.gauge('server.uptime', 'NeverImport')
     const physical = this.store.gauge('server.memory_physical_size', 'NeverImport')
     const tick = (): void => {
       uptime.set(Math.floor((Date.now() - this.startTimeMs) / 1000))
-      physical.set(process.memoryUsage.rss())
+      physical.set(residentSetSize())
     }
     tick()
     this.every(1000, tick)
@@ -376,6 +405,7 @@ export class InstanceImpl implements Instance {
   /** Drains, then stops workers, admin, timers and files, in that order. */
   private async stop(reason: string): Promise<void> {
     this.log.info({ reason }, 'shutting down')
+    this.overload?.stop()
     this.setState('DRAINING')
     startTimer(this.options.parentShutdownTimeS * 1000, () => {
       this.log.fatal({ parent_shutdown_time_s: this.options.parentShutdownTimeS }, 'shutdown took too long; exiting now')

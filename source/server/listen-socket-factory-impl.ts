@@ -4,7 +4,9 @@ import type { Logger } from 'pino'
 import { ErrorCode } from '../common/errors/codes.js'
 import { EnvoyTsError } from '../common/errors/envoy-ts-error.js'
 import { nativeSocket } from '../common/network/native-socket.js'
+import { TcpAcceptor } from '../common/network/tcp-acceptor.js'
 import { type Address, addressToString } from '../envoy/network/address.js'
+import type { Counter } from '../envoy/stats/stats.js'
 import type { WorkerSocket } from './active-tcp-listener.js'
 
 /**
@@ -34,14 +36,19 @@ export class ListenSocketFactoryImpl {
   /** reuse_port: main's socket for each worker index (index 0 is `fd`), listening. */
   private readonly perWorker: number[] = []
   private acceptor: net.Server | undefined
+  /** Handoff mode on an IP address: main accepts with the native acceptor (see below). */
+  private tcpAcceptor: TcpAcceptor | undefined
   private readonly log: Logger
+  private readonly acceptErrors: Counter | undefined
 
-  constructor(listenerName: string, address: Address, mode: SocketMode, log: Logger, backlog: number) {
+  /** `acceptErrors`: the listener's `downstream_cx_accept_error`, for main's own accepts. */
+  constructor(listenerName: string, address: Address, mode: SocketMode, log: Logger, backlog: number, acceptErrors?: Counter) {
     this.listenerName = listenerName
     this.backlog = backlog
     this.configured = address
     this.mode = address.kind === 'pipe' ? 'handoff' : mode
     this.log = log
+    this.acceptErrors = acceptErrors
   }
 
   /** The address as bound (the real port when 0 was configured). */
@@ -102,9 +109,13 @@ export class ListenSocketFactoryImpl {
 
   /** Stops main's part in accepting: closes the acceptor and main's descriptors. */
   async close(): Promise<void> {
+    const tcpAcceptor = this.tcpAcceptor
     const acceptor = this.acceptor
+    this.tcpAcceptor = undefined
     this.acceptor = undefined
-    if (acceptor !== undefined) await new Promise<void>((resolve) => acceptor.close(() => resolve()))
+    // The native acceptor owns main's descriptor and closes it; net.Server closes its own.
+    if (tcpAcceptor !== undefined) tcpAcceptor.close()
+    else if (acceptor !== undefined) await new Promise<void>((resolve) => acceptor.close(() => resolve()))
     else {
       const native = nativeSocket()
       for (const fd of new Set([this.fd, ...this.perWorker])) if (fd >= 0) native.close(fd)
@@ -114,14 +125,21 @@ export class ListenSocketFactoryImpl {
   }
 
   private listenHandoff(handoff: Handoff): Promise<void> {
-    const server = this.acceptor = this.acceptorServer(handoff)
-    return new Promise((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ fd: this.fd, backlog: 511 }, () => {
-        server.off('error', reject)
-        resolve()
-      })
+    // Not net.Server: on EMFILE libuv drops the pending connections without a word. The native
+    // acceptor counts the error and pauses (100 ms, up to 1 s); each descriptor goes straight
+    // to a worker.
+    this.tcpAcceptor = new TcpAcceptor(this.fd, 511, {
+      onAccept: (fd) => {
+        handoff(fd).then((taken) => {
+          if (!taken) nativeSocket().close(fd)
+        }, () => nativeSocket().close(fd))
+      },
+      onAcceptError: (code, pauseMs) => {
+        this.acceptErrors?.inc()
+        this.log.warn({ listener: this.listenerName, code, pause_ms: pauseMs }, 'accept failed: pausing accept on this listener')
+      },
     })
+    return Promise.resolve()
   }
 
   private listenPipe(path: string, handoff: Handoff): Promise<void> {

@@ -14,6 +14,7 @@ import {
 import {
   LISTENER_FILTERS, type ListenerFilterFactoryCb, type NamedListenerFilterConfigFactory,
 } from '../envoy/network/listener-filter.js'
+import type { ThreadLocalOverloadState } from '../envoy/server/overload.js'
 import type { Registry } from '../envoy/registry/registry.js'
 import type { ServiceInvoker } from '../envoy/runtime-api/invoker.js'
 import type { RuntimeHostApi } from '../envoy/runtime-api/runtime-host.js'
@@ -42,6 +43,8 @@ export interface ListenerContext {
   runtimeHost: RuntimeHostApi
   /** Runtime API: the worker's service invoker; undefined on main. */
   serviceInvoker: ServiceInvoker | undefined
+  /** The overload manager's action states, for filters (the HCM's disable_http_keepalive). */
+  overloadState?: ThreadLocalOverloadState
 }
 
 /** A built filter chain: its name and the per-connection installers of its filters. */
@@ -125,6 +128,7 @@ export class ListenerImpl {
       serverOptions: ctx.serverOptions,
       runtimeHost: ctx.runtimeHost,
       serviceInvoker: ctx.serviceInvoker,
+      ...(ctx.overloadState !== undefined ? { overloadState: ctx.overloadState } : {}),
     }
     const build = (fc: FilterChain, p: string): FilterChainImpl => {
       const factories: NetworkFilterFactoryCb[] = []

@@ -64,7 +64,8 @@ export class ListenerManagerImpl {
       const path = `static_resources.listeners[${i}]`
       try {
         const impl = new ListenerImpl(config, path, ctx)
-        const factory = impl.address.kind === 'internal' ? undefined : new ListenSocketFactoryImpl(config.name, impl.address, socketMode(config), ctx.log, impl.backlog)
+        const factory = impl.address.kind === 'internal' ? undefined : new ListenSocketFactoryImpl(config.name, impl.address, socketMode(config), ctx.log,
+          impl.backlog, impl.scope.counter('downstream_cx_accept_error'))
         this.managed.push({ impl, path, factory, stopped: false })
       } catch (err) {
         const e = err as { errors?: string[]; message: string }

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import { AccessLogManagerImpl } from '../common/access-log/access-log-manager-impl.js'
 import { loadExtensionModules, RegistryImpl } from '../common/config/registry-impl.js'
+import { installExceptionGuards } from '../common/common/process-guards.js'
 import { LogContext } from '../common/logger/logger.js'
 import { InternalListenerRegistry } from '../common/network/internal-listener-registry.js'
 import { nativeSocket } from '../common/network/native-socket.js'
@@ -16,6 +17,7 @@ import { StatMemory, workerShard } from '../common/stats/stat-memory.js'
 import { statsMatcherFilter } from '../common/stats/stats-matcher.js'
 import { ThreadLocalStoreImpl } from '../common/stats/thread-local-store.js'
 import { RpcChannel } from '../common/thread/rpc-channel.js'
+import { ThreadLocalOverloadStateImpl } from '../common/overload/overload-manager-impl.js'
 import { ThreadLocalClusterManagerImpl } from '../common/upstream/thread-local-cluster-manager-impl.js'
 import type { RuntimeSnapshot } from '../envoy/runtime/runtime.js'
 import type { MainEvents, MainMethods, WorkerEvents, WorkerMethods, WorkerStartData } from '../envoy/server/worker.js'
@@ -52,6 +54,7 @@ export class WorkerThread {
   private touch: Timer | undefined
   /** Listen descriptors main sent that no server owns yet (this thread must close them). */
   private readonly unclaimed = new Set<number>()
+  private overloadTimer: NodeJS.Timeout | undefined
 
   constructor(data: WorkerStartData) {
     this.data = data
@@ -96,6 +99,13 @@ export class WorkerThread {
     setupAllExtensions(this.registry)
     await loadExtensionModules(data.extensionModules, this.registry)
     importSharedCounters(data.sharedCounters)
+    // Main validated overload_manager and created its shared memory; this is the same view.
+    const overload = new ThreadLocalOverloadStateImpl(data.bootstrap.overload_manager, this.registry)
+    this.handler.setOverloadState(overload)
+    if (data.bootstrap.overload_manager !== undefined) {
+      this.overloadTimer = setInterval(() => this.handler.applyOverload(), overload.refreshIntervalMs())
+      this.overloadTimer.unref()
+    }
     this.clusterManager.update(data.clusters)
 
     const rpc: Channel = new RpcChannel(port)
@@ -116,6 +126,7 @@ export class WorkerThread {
       serverOptions: { drainTimeS: data.serverOptions.drainTimeS, drainStrategy: data.serverOptions.drainStrategy },
       runtimeHost,
       serviceInvoker,
+      overloadState: overload,
     }
     // A dying thread (process.exit, an uncaught exception) closes its listen descriptors first:
     // left open, its last event-loop turn would accept a queued connection it can no longer
@@ -127,6 +138,10 @@ export class WorkerThread {
       await this.handler.addListener(new ListenerImpl(l.config, l.path, ctx), l.socket)
     }
     this.log.debug({ listeners: data.listeners.length }, 'worker started')
+    // From here on an exception nothing caught is logged and counted, not the end of the
+    // worker and its connections (a failure during start still surfaces on main as 'error').
+    const envoyBugs = this.store.counter('server.envoy_bug_failures')
+    installExceptionGuards(this.logs.child('main'), `worker_${data.index}`, () => envoyBugs.inc())
     rpc.emit('ready', { index: data.index })
   }
 
@@ -178,6 +193,7 @@ export class WorkerThread {
     })
     rpc.handle('shutdown', async () => {
       this.touch?.disableTimer()
+      if (this.overloadTimer !== undefined) clearInterval(this.overloadTimer)
       await this.handler.stopListeners()
       this.handler.closeAllConnections()
       this.accessLogs.flush()

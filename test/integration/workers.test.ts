@@ -56,4 +56,26 @@ describe('worker threads', () => {
     assert.ok(JSON.parse(snap.body).snapshot.node_count > 0)
     assert.equal((await p.stop()).code, 0)
   })
+
+  it('an uncaught exception or unhandled rejection on main or a worker is logged, counted and survived', async () => {
+    const p = await startEnvoy({
+      config: ADMIN_ONLY,
+      args: ['--concurrency', '2'],
+      env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: 'throw' },
+    })
+    const seen = (thread: string, kind: string): Promise<unknown> => p.waitForLog((l) => l.thread === thread && l.kind === kind)
+    await Promise.all([
+      seen('main', 'uncaught exception'), seen('main', 'unhandled rejection'),
+      seen('worker_1', 'uncaught exception'), seen('worker_1', 'unhandled rejection'),
+    ])
+    const line = p.logs.find((l) => l.thread === 'worker_1' && l.kind === 'uncaught exception')!
+    assert.equal(line.level, 'error')
+    assert.match(String((line.err as { stack?: string }).stack), /test fault: thrown on worker_1/)
+    assert.equal(await stat(p, 'server.envoy_bug_failures'), 4)
+    assert.equal(await stat(p, 'server.worker_restarts'), 0)
+    assert.equal((await request(`${p.adminUrl}/ready`)).status, 200)
+    const snap = await request(`${p.adminUrl}/heap_dump?worker=1`)
+    assert.equal(snap.status, 200)
+    assert.equal((await p.stop()).code, 0)
+  })
 })

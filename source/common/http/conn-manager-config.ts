@@ -3,6 +3,7 @@ import { CidrRange } from '../network/cidr.js'
 import { ErrorCode } from '../errors/codes.js'
 import { ConfigError } from '../errors/envoy-ts-error.js'
 import { durationToMs } from '../protobuf/duration.js'
+import type { ThreadLocalOverloadState } from '../../envoy/server/overload.js'
 import type { HttpConnectionManager } from '../protobuf/generated/envoy/extensions/filters/network/http_connection_manager/v3.js'
 import { typeNameFromUrl } from '../protobuf/schema.js'
 import { RouteConfigImpl } from '../router/config-impl.js'
@@ -41,6 +42,8 @@ export interface HttpFilterEntry {
 export class ConnectionManagerConfig {
   readonly statPrefix: string
   readonly stats: ConnectionManagerStats
+  /** The overload manager's state (disable_http_keepalive); undefined: never overloaded. */
+  readonly overloadState: ThreadLocalOverloadState | undefined
   readonly codec: Http1Settings
   readonly routeConfig: RouteConfig
   readonly filters: HttpFilterEntry[]
@@ -96,6 +99,7 @@ export class ConnectionManagerConfig {
     if (c.codec_type === 'HTTP2' || c.codec_type === 'HTTP3') errors.push(`${path}.codec_type: ${c.codec_type} is not supported yet (AUTO and HTTP1 are)`)
     if (c.route_config === undefined) errors.push(`${path}.route_config: value is required (RDS is not supported yet)`)
     this.statPrefix = c.stat_prefix
+    this.overloadState = ctx.overloadState
     const httpScope = ctx.scope.createScope(`http.${c.stat_prefix}`)
     this.stats = connectionManagerStats(httpScope)
     const common = c.common_http_protocol_options

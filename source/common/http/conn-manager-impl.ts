@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { OverloadActionNames } from '../../envoy/server/overload.js'
 import type { Logger } from 'pino'
 import { BufferImpl } from '../buffer/buffer-impl.js'
 import type { BufferInstance } from '../../envoy/buffer/buffer.js'
@@ -143,6 +144,13 @@ export class ConnectionManagerImpl implements ReadFilter, WriteFilter, ServerCon
     }
     if (this.drain.drainClose()) {
       this.config.stats.downstream_cx_drain_close.inc()
+      return true
+    }
+    // Overload manager: keep-alive off while disable_http_keepalive is saturated, and for that
+    // share of responses while it scales (Envoy's bernoulli on the action's value).
+    const keepAlive = this.config.overloadState?.getState(OverloadActionNames.DisableHttpKeepAlive)
+    if (keepAlive !== undefined && keepAlive.value > 0 && (keepAlive.saturated || Math.random() < keepAlive.value)) {
+      this.config.stats.downstream_cx_overload_disable_keepalive.inc()
       return true
     }
     return false

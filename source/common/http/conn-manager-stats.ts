@@ -25,6 +25,7 @@ export interface ConnectionManagerStats {
   downstream_cx_max_duration_reached: Counter
   downstream_cx_max_requests_reached: Counter
   downstream_cx_drain_close: Counter
+  downstream_cx_overload_disable_keepalive: Counter
   downstream_rq_total: Counter
   downstream_rq_http1_total: Counter
   downstream_rq_active: Gauge
@@ -63,7 +64,7 @@ const COUNTERS = [
   'downstream_cx_destroy_local_active_rq', 'downstream_cx_destroy_remote_active_rq', 'downstream_cx_rx_bytes_total',
   'downstream_cx_tx_bytes_total', 'downstream_cx_protocol_error', 'downstream_cx_idle_timeout',
   'downstream_flow_control_paused_reading_total', 'downstream_flow_control_resumed_reading_total',
-  'downstream_cx_max_duration_reached', 'downstream_cx_max_requests_reached', 'downstream_cx_drain_close',
+  'downstream_cx_max_duration_reached', 'downstream_cx_max_requests_reached', 'downstream_cx_drain_close', 'downstream_cx_overload_disable_keepalive',
   'downstream_rq_total', 'downstream_rq_http1_total', 'downstream_rq_response_before_rq_complete', 'downstream_rq_rx_reset',
   'downstream_rq_tx_reset', 'downstream_rq_non_relative_path', 'downstream_rq_too_large', 'downstream_rq_completed',
   'downstream_rq_1xx', 'downstream_rq_2xx', 'downstream_rq_3xx', 'downstream_rq_4xx', 'downstream_rq_5xx',

@@ -15,7 +15,25 @@ export interface NativeSocket {
   dup(fd: number): number
   close(fd: number): void
   localAddress(fd: number): { address: string; port: number }
+  /**
+   * Raises the soft RLIMIT_NOFILE to the hard limit. `before` is the soft limit found; -1 means
+   * unlimited. Node itself raises it when it starts, so `before` usually equals `soft` already.
+   */
+  raiseFileLimit(): { before: number; soft: number; hard: number }
+  /**
+   * Calls listen(fd, backlog) and accepts on this thread's loop (see native/acceptor.c).
+   * `callback(fd)` for each connection (the caller owns fd), `callback(-1, code)` on an accept
+   * error, after which the acceptor is paused until `acceptorResume`. The acceptor owns `fd`.
+   */
+  acceptorStart(fd: number, backlog: number, callback: (fd: number, error?: string) => void): NativeAcceptorHandle
+  acceptorPause(handle: NativeAcceptorHandle): void
+  acceptorResume(handle: NativeAcceptorHandle): void
+  /** Stops accepting and closes the listen descriptor. */
+  acceptorClose(handle: NativeAcceptorHandle): void
 }
+
+/** An opaque acceptor created by `acceptorStart`. */
+export type NativeAcceptorHandle = { readonly __nativeAcceptor: unique symbol }
 
 const ADDON = fileURLToPath(new URL('../../../../source/common/network/native/build/Release/envoy_ts_net.node', import.meta.url))
 

@@ -18,3 +18,19 @@ export function startMemoryStats(scope: Scope, intervalMs = 1000): NodeJS.Timeou
   t.unref()
   return t
 }
+
+let lastRss = 0
+
+/**
+ * The process's resident set size, or the last value read when reading fails. Node reads it
+ * from /proc/self/stat, which needs a file descriptor: with every descriptor in use
+ * `process.memoryUsage()` throws EMFILE (issue 18), and a stats tick must not end the process.
+ */
+export function residentSetSize(): number {
+  try {
+    lastRss = process.memoryUsage.rss()
+  } catch {
+    // Keep the last value: out of descriptors is exactly when memory figures are least urgent.
+  }
+  return lastRss
+}

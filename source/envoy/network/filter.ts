@@ -1,3 +1,4 @@
+import type { ThreadLocalOverloadState } from '../server/overload.js'
 import type { Logger } from 'pino'
 import type { BufferInstance } from '../buffer/buffer.js'
 import type { AccessLogManager } from '../access-log/access-log.js'
@@ -83,6 +84,8 @@ export interface FactoryContext {
   readonly runtimeHost: RuntimeHostApi
   /** Runtime API: this worker's service invoker (internal listeners); undefined on main. */
   readonly serviceInvoker: ServiceInvoker | undefined
+  /** The overload manager's action states (disable_http_keepalive, ...); absent: none active. */
+  readonly overloadState?: ThreadLocalOverloadState
 }
 
 /** A network filter extension (Envoy's NamedNetworkFilterConfigFactory). */

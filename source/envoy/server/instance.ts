@@ -41,6 +41,11 @@ export interface Instance {
   readonly tagExtractor: TagExtractor
   /** Epoch ms when the process started. */
   readonly startTimeMs: number
+  /**
+   * RLIMIT_NOFILE as start-up left it (the soft limit is raised to the hard one; -1 means
+   * unlimited; `before` is the soft limit found). Undefined before init or without the addon.
+   */
+  readonly fileDescriptorLimit: { before: number; soft: number; hard: number } | undefined
   state(): ServerStateName
   healthCheckFailed(): boolean
   setHealthCheckFailed(failed: boolean): void

@@ -23,6 +23,8 @@ export interface EnvoyOptions {
   env?: Record<string, string>
   /** Resolve `start` at LIVE (default) or right after spawning. */
   waitFor?: 'live' | 'spawn'
+  /** Start under `ulimit -n <fdLimit>` (soft and hard), through bash. */
+  fdLimit?: number
 }
 
 export function tempDir(prefix = 'envoy-ts-test-'): string {
@@ -53,8 +55,12 @@ export class EnvoyProcess {
   private readonly waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = []
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], {
+  constructor(args: string[], env: Record<string, string> = {}, fdLimit?: number) {
+    const [cmd, argv] = fdLimit === undefined
+      ? [process.execPath, [BIN, ...args]]
+      // exec: the child is node itself, so signals and the exit code are envoy-ts's.
+      : ['bash', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, BIN, ...args]]
+    this.child = spawn(cmd, argv, {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -157,7 +163,7 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyProcess> {
   if (opts.configPath !== undefined) args.push('-c', opts.configPath)
   if (!(opts.args ?? []).includes('--concurrency')) args.push('--concurrency', '1')
   args.push(...(opts.args ?? []))
-  const p = new EnvoyProcess(args, opts.env)
+  const p = new EnvoyProcess(args, opts.env, opts.fdLimit)
   if (opts.waitFor !== 'spawn') await p.waitForLive()
   return p
 }

@@ -8,6 +8,9 @@
  *   dup(fd) -> fd                                           every thread owns (and closes) its fd
  *   close(fd)
  *   localAddress(fd) -> { address, port }                   the port the kernel picked for 0
+ *   acceptorStart/Pause/Resume/Close                        see acceptor.c
+ *   raiseFileLimit() -> { before, soft, hard }              RLIMIT_NOFILE: soft raised to hard
+ *                                                           (-1 means unlimited)
  * Errors throw a JS Error with `code` set to the errno name (EADDRINUSE, EACCES, ...).
  */
 #include <node_api.h>
@@ -17,8 +20,11 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "acceptor.h"
 
 static const char *errno_name(int e) {
   switch (e) {
@@ -182,6 +188,50 @@ static napi_value LocalAddress(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+static double limit_value(rlim_t v) {
+  return v == RLIM_INFINITY ? -1.0 : (double)v;
+}
+
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard limit, as Envoy's deployments are told to and as a
+ * proxy that holds two descriptors per proxied connection needs. An unlimited hard limit cannot
+ * be the soft one (Linux caps it at fs.nr_open): then the soft limit is raised as far as the
+ * kernel lets it, halving the step on each refusal.
+ */
+static napi_value RaiseFileLimit(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return throw_errno(env, "getrlimit", errno);
+  rlim_t before = lim.rlim_cur;
+  if (lim.rlim_cur != lim.rlim_max) {
+    struct rlimit want = lim;
+    want.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+      /* Unlimited (or above fs.nr_open): search downwards from 2^20 for what the kernel takes. */
+      rlim_t step = (rlim_t)1 << 20;
+      want.rlim_cur = lim.rlim_cur;
+      while (step > 0) {
+        struct rlimit probe = lim;
+        probe.rlim_cur = want.rlim_cur + step;
+        if (probe.rlim_cur <= lim.rlim_max || lim.rlim_max == RLIM_INFINITY) {
+          if (setrlimit(RLIMIT_NOFILE, &probe) == 0) want.rlim_cur = probe.rlim_cur;
+        }
+        step >>= 1;
+      }
+    }
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return throw_errno(env, "getrlimit", errno);
+  }
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  napi_create_double(env, limit_value(before), &v);
+  napi_set_named_property(env, obj, "before", v);
+  napi_create_double(env, limit_value(lim.rlim_cur), &v);
+  napi_set_named_property(env, obj, "soft", v);
+  napi_create_double(env, limit_value(lim.rlim_max), &v);
+  napi_set_named_property(env, obj, "hard", v);
+  return obj;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     {"createListenSocket", NULL, CreateListenSocket, NULL, NULL, NULL, napi_default, NULL},
@@ -189,7 +239,9 @@ NAPI_MODULE_INIT() {
     {"listen", NULL, Listen, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
     {"localAddress", NULL, LocalAddress, NULL, NULL, NULL, napi_default, NULL},
+    {"raiseFileLimit", NULL, RaiseFileLimit, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  acceptor_define(env, exports);
   return exports;
 }

@@ -1,5 +1,6 @@
 import process from 'node:process'
 import v8 from 'node:v8'
+import { residentSetSize } from '../../../common/stats/memory-stats.js'
 import { VERSION, versionString } from '../../../common/version.js'
 import type { Instance } from '../../../envoy/server/instance.js'
 import { type AdminEndpoint, json } from '../admin-endpoint.js'
@@ -53,6 +54,8 @@ export function serverInfoEndpoints(): AdminEndpoint[] {
           node: server.bootstrap.node ?? {},
           uptime_current_epoch: uptime,
           uptime_all_epochs: uptime,
+          // envoy-ts addition: RLIMIT_NOFILE after start-up raised it (-1: unlimited).
+          ...(server.fileDescriptorLimit !== undefined ? { file_descriptor_limit: server.fileDescriptorLimit } : {}),
         })
       },
     },
@@ -72,14 +75,21 @@ export function serverInfoEndpoints(): AdminEndpoint[] {
       handler(_req, server) {
         const snap = server.stats.snapshot()
         const gauge = (n: string): number => snap.gauges.find((g) => g.name === n)?.value ?? 0
-        const mem = process.memoryUsage()
+        const rss = residentSetSize()
+        // process.memoryUsage() reads /proc and throws EMFILE when out of descriptors (issue 18).
+        let mem = { external: 0, arrayBuffers: 0 }
+        try {
+          mem = process.memoryUsage()
+        } catch {
+          mem = { external: v8.getHeapStatistics().external_memory, arrayBuffers: 0 }
+        }
         return json({
           allocated: String(gauge('server.memory_allocated')),
           heap_size: String(gauge('server.memory_heap_size')),
           pageheap_unmapped: '0',
           pageheap_free: '0',
           total_thread_cache: '0',
-          total_physical_bytes: String(mem.rss),
+          total_physical_bytes: String(rss),
           main_thread_heap_limit: String(v8.getHeapStatistics().heap_size_limit),
           external: String(mem.external),
           array_buffers: String(mem.arrayBuffers),
