@@ -106,7 +106,10 @@ const ODD_SCALARS: readonly unknown[] = [null, true, false, 0, -1, 1.5, -0, 1e30
   '2592000s', '315576000001s', '*', 'type.googleapis.com/', '::', '256.256.256.256', '127.0.0.1:0', 'a'.repeat(5000), [], {}, [[]], [{}], { '': '' }, ...ODD_STRINGS]
 
 function oddValue(rng: Prng): unknown {
-  return rng.chance(0.15) ? rng.pick(PROTOTYPE_NAMES) : rng.pick(ODD_SCALARS)
+  if (rng.chance(0.15)) return rng.pick(PROTOTYPE_NAMES)
+  // A copy: later mutations of the tree (a cycle through it) must not change the shared list.
+  const v = rng.pick(ODD_SCALARS)
+  return typeof v === 'object' && v !== null ? structuredClone(v) : v
 }
 
 /** Applies one structural mutation to `tree` in place; returns its description. */
