@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import { type EnvoyProcess, startEnvoy, tempDir } from './helpers/envoy-process.js'
 import { request, type SimpleResponse } from './helpers/http-client.js'
-import { loadApiProtos, type Obj, type RuntimeClient, runtimeClient } from './helpers/runtime-grpc.js'
+import { loadApiProtos, type Obj, type RuntimeClient, runtimeClient, runtimeApiBootstrap } from './helpers/runtime-grpc.js'
 import { listenerPort } from './helpers/tcp.js'
 
 const NAMES = Object.getOwnPropertyNames(Object.prototype)
@@ -23,7 +23,7 @@ const NAMES = Object.getOwnPropertyNames(Object.prototype)
 const PLAIN = 'no-such-name-x'
 
 function bootstrap(files: string, secrets: string): string {
-  const runtime = (indent: string): string => [
+  return runtimeApiBootstrap([
     'app: { app_id: proto-app }',
     'state: { statestore: { type: in-memory } }',
     'pub_subs: { pubsub: { type: in-memory } }',
@@ -34,41 +34,7 @@ function bootstrap(files: string, secrets: string): string {
     '  envstore: { type: local.env }',
     `  filestore: { type: local.file, metadata: { secretsFile: ${JSON.stringify(secrets)} } }`,
     `file: { files: { type: local, metadata: { root: ${JSON.stringify(files)} } } }`,
-  ].map((l) => indent + l).join('\n')
-  return `
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-static_resources:
-  listeners:
-  - name: grpc
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy_ts.filters.network.runtime_api
-        typed_config:
-          "@type": type.googleapis.com/envoy_ts.extensions.filters.network.runtime_api.v1.RuntimeApi
-          stat_prefix: grpc
-${runtime('          ')}
-  - name: dapr_http
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: dapr_http
-          route_config: { virtual_hosts: [] }
-          http_filters:
-          - name: envoy_ts.filters.http.dapr_api
-            typed_config:
-              "@type": type.googleapis.com/envoy_ts.extensions.filters.http.dapr_api.v1.DaprApi
-              runtime:
-                stat_prefix: dapr_http
-${runtime('                ')}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-`
+  ])
 }
 
 /** Status and Dapr error code of an HTTP answer (the message names the key, so it differs). */

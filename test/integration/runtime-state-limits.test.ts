@@ -10,45 +10,11 @@ import { after, before, describe, it } from 'node:test'
 import * as grpc from '@grpc/grpc-js'
 import { type EnvoyProcess, runEnvoy, startEnvoy, writeTemp } from './helpers/envoy-process.js'
 import { request } from './helpers/http-client.js'
-import { grpcFails, loadApiProtos, type RuntimeClient, runtimeClient } from './helpers/runtime-grpc.js'
+import { grpcFails, loadApiProtos, type RuntimeClient, runtimeClient, runtimeApiBootstrap } from './helpers/runtime-grpc.js'
 import { listenerPort } from './helpers/tcp.js'
 
 function bootstrap(metadata: string): string {
-  const state = `state: { statestore: { type: in-memory, metadata: ${metadata} } }`
-  return `
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-static_resources:
-  listeners:
-  - name: grpc
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy_ts.filters.network.runtime_api
-        typed_config:
-          "@type": type.googleapis.com/envoy_ts.extensions.filters.network.runtime_api.v1.RuntimeApi
-          stat_prefix: grpc
-          ${state}
-  - name: dapr_http
-    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: dapr_http
-          route_config: { virtual_hosts: [] }
-          http_filters:
-          - name: envoy_ts.filters.http.dapr_api
-            typed_config:
-              "@type": type.googleapis.com/envoy_ts.extensions.filters.http.dapr_api.v1.DaprApi
-              runtime:
-                stat_prefix: dapr_http
-                ${state}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-`
+  return runtimeApiBootstrap([`state: { statestore: { type: in-memory, metadata: ${metadata} } }`])
 }
 
 const bytes = (n: number, c = 'v'): Buffer => Buffer.from(c.repeat(n))

@@ -99,3 +99,47 @@ export async function grpcFails(p: Promise<unknown>, code: grpc.status, re: RegE
   }
   throw new Error(`expected ${grpc.status[code]} ${re}, but the call succeeded`)
 }
+
+/**
+ * A bootstrap with the runtime API twice, both with the same components: gRPC (Dapr and
+ * Layotto) on the listener `grpc`, Dapr's HTTP API on `dapr_http`, admin and both listeners on
+ * loopback port 0. `runtime` is the runtime config's YAML lines (`api_token: x`, `state: {...}`),
+ * unindented; `stat_prefix` is set.
+ */
+export function runtimeApiBootstrap(runtime: readonly string[]): string {
+  const at = (indent: string): string => runtime.map((l) => indent + l).join('\n')
+  return `
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+static_resources:
+  listeners:
+  - name: grpc
+    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+    filter_chains:
+    - filters:
+      - name: envoy_ts.filters.network.runtime_api
+        typed_config:
+          "@type": type.googleapis.com/envoy_ts.extensions.filters.network.runtime_api.v1.RuntimeApi
+          stat_prefix: grpc
+${at('          ')}
+  - name: dapr_http
+    address: { socket_address: { address: 127.0.0.1, port_value: 0 } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: dapr_http
+          route_config: { virtual_hosts: [] }
+          http_filters:
+          - name: envoy_ts.filters.http.dapr_api
+            typed_config:
+              "@type": type.googleapis.com/envoy_ts.extensions.filters.http.dapr_api.v1.DaprApi
+              runtime:
+                stat_prefix: dapr_http
+${at('                ')}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+`
+}
