@@ -98,8 +98,13 @@ function containers(t: Tree, out: Array<{ node: Container; path: string }> = [],
   return out
 }
 
-function clone(t: Tree): Tree {
-  return structuredClone(t)
+/** A deep copy, or undefined for a tree too deep to copy (earlier "nest" mutations stack up). */
+function clone(t: Tree): Tree | undefined {
+  try {
+    return structuredClone(t)
+  } catch {
+    return undefined
+  }
 }
 
 const ODD_SCALARS: readonly unknown[] = [null, true, false, 0, -1, 1.5, -0, 1e308, Number.MAX_SAFE_INTEGER + 2, 2 ** 64, 65536, 4294967296, '', ' ', '0', '-1s', '1e9s', '999999999999s', '0.000000001s', 'NaN', '.inf', 'yes', 'on', '~', '0x10', '0o17', '1_000',
@@ -150,7 +155,7 @@ function mutateTree(rng: Prng, tree: Tree): string {
     }
     case 3: {
       const k = Array.isArray(node) ? String(node.length) : rng.pick(PROTOTYPE_NAMES)
-      set(k, rng.chance(0.5) ? oddValue(rng) : clone(rng.pick(all).node))
+      set(k, rng.chance(0.5) ? oddValue(rng) : clone(rng.pick(all).node) ?? {})
       return `add ${p}.${k}`
     }
     case 4: {
@@ -226,7 +231,7 @@ function generate(rng: Prng, index: number): BootstrapInput {
   if (index < all.length) return { what: `${all[index]!.name} unmodified`, yaml: all[index]!.text, via: index === 0 ? 'binary' : 'in-process' }
   if (index < all.length + HARD.length) return { ...HARD[index - all.length]!, via: 'in-process' }
   const base = rng.pick(all)
-  const tree = clone(base.tree)
+  const tree = clone(base.tree) ?? {}
   const what: string[] = [base.name]
   const n = rng.range(1, 4)
   for (let i = 0; i < n; i++) what.push(mutateTree(rng, tree))
