@@ -142,8 +142,10 @@ describe('worker restart keeps the listen sockets', () => {
 
   it('a worker that keeps failing to start leaks no listen descriptor', async () => {
     const marker = path.join(tempDir(), 'exited')
+    // One shared socket: with reuse_port the kernel would hash some connections to the socket of
+    // the worker that never comes back, and they would wait for it.
     const p = await startEnvoy({
-      config: bootstrap(),
+      config: bootstrap(true),
       args: ['--concurrency', '2'],
       env: { ENVOY_TS_EXTENSION_MODULES: FAULTS, ENVOY_TS_TEST_FAULT: 'fail-restart', ENVOY_TS_TEST_FAULT_MARKER: marker },
     })

@@ -16,6 +16,8 @@ export function request(url: string, opts: { method?: string; headers?: Record<s
       res.on('error', reject)
     })
     req.on('error', reject)
+    // A request nothing answers fails the test instead of hanging the test file.
+    req.setTimeout(60_000, () => req.destroy(new Error(`no answer from ${url} within 60 s`)))
     req.end(opts.body)
   })
 }
