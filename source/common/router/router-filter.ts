@@ -413,17 +413,26 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
    * limit). An envoy-ts addition, counted as `upstream_rq_retry_reused_connection`.
    */
   private resendOnFreshConnection(): boolean {
-    if (this.resentOnFreshConnection || this.responseStarted || this.done) return false
-    if (this.retryBody === undefined && (this.retryBodyBytes > 0 || !this.requestComplete)) return false
+    if (this.resentOnFreshConnection || this.responseStarted || this.done || !this.canResendBody()) return false
     this.resentOnFreshConnection = true
     this.cluster!.info.stats.upstream_rq_retry_reused_connection.inc()
     this.clearPerTryTimer()
     this.upstream = undefined
-    this.retryTimer = startTimer(0, () => this.cb.dispatch(() => {
-      this.retryTimer = undefined
-      if (!this.done) this.startAttempt(true)
-    }))
+    this.scheduleAttempt(0, true)
     return true
+  }
+
+  /** Every body byte sent so far is still held (or there is none), so the request can go again. */
+  private canResendBody(): boolean {
+    return this.retryBody !== undefined || (this.retryBodyBytes === 0 && this.requestComplete)
+  }
+
+  /** Starts the next attempt after `delayMs`, on the stream's dispatcher. */
+  private scheduleAttempt(delayMs: number, freshConnection = false): void {
+    this.retryTimer = startTimer(delayMs, () => this.cb.dispatch(() => {
+      this.retryTimer = undefined
+      if (!this.done) this.startAttempt(freshConnection)
+    }))
   }
 
   private maybeRetry(outcome: Parameters<RetryState['retriable']>[0]): boolean {
@@ -431,7 +440,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     const stats = this.cluster!.info.stats
     if (retry === undefined || !retry.retriable(outcome) || this.responseStarted) return false
     // A retry must be able to resend the whole body.
-    if (this.retryBody === undefined && (this.retryBodyBytes > 0 || !this.requestComplete)) return false
+    if (!this.canResendBody()) return false
     const r = retry.tryRetry()
     if (r === 'exhausted') {
       stats.upstream_rq_retry_limit_exceeded.inc()
@@ -448,10 +457,7 @@ export class RouterFilter implements StreamDecoderFilter, UpstreamRequestOwner, 
     this.clearPerTryTimer()
     this.upstream?.reset()
     this.upstream = undefined
-    this.retryTimer = startTimer(r, () => this.cb.dispatch(() => {
-      this.retryTimer = undefined
-      if (!this.done) this.startAttempt()
-    }))
+    this.scheduleAttempt(r)
     return true
   }
 
